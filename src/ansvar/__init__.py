@@ -1,0 +1,87 @@
+"""ansvar: in this citizen's situation, who is responsible, and what happens next?
+
+Danish municipalities' guides for substance-abuse treatment, as YAML rule packs evaluated on durable_rules.
+
+>>> import datetime
+>>> decision = route({"municipality": "aalborg", "event": "afrusning",
+...                   "withdrawal_symptoms": True, "delirium_tremens": True}, on=datetime.date(2026, 11, 23))
+>>> decision.responsible
+'region_akutmodtagelse'
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import threading as _threading
+from collections.abc import Iterable as _Iterable
+from collections.abc import Mapping as _Mapping
+from typing import Any as _Any
+
+from ansvar.decision import Contact, Decision, DecisionWarning, PackInfo, Source, Step, TraceEntry
+from ansvar.errors import (
+    AnsvarError,
+    ConflictError,
+    EngineError,
+    NoResponsibleError,
+    RoutingError,
+    RuleError,
+    SituationError,
+    UnknownEventError,
+)
+from ansvar.router import Router, shipped_rules
+from ansvar.situation import Situation, SituationBase, parse_situation, situation_schema
+
+__all__ = [
+    "AnsvarError",
+    "ConflictError",
+    "Contact",
+    "Decision",
+    "DecisionWarning",
+    "EngineError",
+    "NoResponsibleError",
+    "PackInfo",
+    "Router",
+    "RoutingError",
+    "RuleError",
+    "Situation",
+    "SituationBase",
+    "SituationError",
+    "Source",
+    "Step",
+    "TraceEntry",
+    "UnknownEventError",
+    "default_router",
+    "events",
+    "parse_situation",
+    "route",
+    "route_many",
+    "shipped_rules",
+    "situation_schema",
+]
+
+_default: list[Router] = []
+_default_lock = _threading.Lock()
+
+
+def default_router() -> Router:
+    """The router over the shipped rule packs, loaded on first use."""
+    with _default_lock:
+        if not _default:
+            _default.append(Router())
+        return _default[0]
+
+
+def route(situation: SituationBase | _Mapping[str, _Any], on: _dt.date | None = None) -> Decision:
+    """Who is responsible in this situation and what happens next, per the shipped rule packs."""
+    return default_router().route(situation, on=on)
+
+
+def route_many(situations: _Iterable[SituationBase | _Mapping[str, _Any]],
+               on: _dt.date | None = None) -> list[Decision]:
+    """Route many situations: same order, one Decision each."""
+    return default_router().route_many(situations, on=on)
+
+
+def events(municipality: str) -> dict[str, str]:
+    """The events a municipality's shipped rules cover, with their Danish titles."""
+    return default_router().events(municipality)

@@ -1,0 +1,140 @@
+"""YAML loading that is strict about booleans and remembers where every node came from.
+
+PyYAML follows YAML 1.1, where `on`, `off`, `yes`, `no`, `y` and `n` silently become booleans (a key `on:`
+turns into `True`). Here only `true` and `false` are booleans; every other such word stays a string, so a
+wrong value meets a clear type error instead of becoming a boolean nobody wrote. Duplicate keys, aliases
+and non-string keys are refused with their line and column.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import yaml
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode, Node, SequenceNode
+
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+
+
+class YamlProblem(Exception):  # noqa: N818 - internal; callers turn it into RuleError or SituationError
+    """A YAML text that does not load, with the 1-based line and column of the problem."""
+
+    def __init__(self, message: str, line: int | None, column: int | None) -> None:
+        self.message = message
+        self.line = line
+        self.column = column
+        super().__init__(message)
+
+
+class LocatedDict(dict[Any, Any]):
+    """A mapping that remembers the position of each of its values."""
+
+    positions: dict[Any, tuple[int, int]]
+    position: tuple[int, int]
+
+
+class LocatedList(list[Any]):
+    """A sequence that remembers the position of each of its items."""
+
+    positions: list[tuple[int, int]]
+    position: tuple[int, int]
+
+
+def _pos(node: Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans, no aliases, no duplicate keys, and positions on every node."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != _BOOL_TAG]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise YamlProblem("aliases (*name) are not allowed", event.start_mark.line + 1,
+                              event.start_mark.column + 1)
+        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> LocatedDict:  # noqa: FBT001, FBT002
+        if not isinstance(node, MappingNode):
+            raise YamlProblem("expected a mapping", *_pos(node))
+        self.flatten_mapping(node)
+        result = LocatedDict()
+        result.positions = {}
+        result.position = _pos(node)
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                raise YamlProblem(f"keys must be strings, not {type(key).__name__} {key!r}", *_pos(key_node))
+            if key in result:
+                raise YamlProblem(f"duplicate key {key!r}", *_pos(key_node))
+            result[key] = self.construct_object(value_node, deep=True)
+            result.positions[key] = _pos(value_node)
+        return result
+
+    def construct_located_sequence(self, node: SequenceNode) -> LocatedList:
+        result = LocatedList(self.construct_object(child, deep=True) for child in node.value)
+        result.positions = [_pos(child) for child in node.value]
+        result.position = _pos(node)
+        return result
+
+    def construct_located_map(self, node: MappingNode) -> Iterator[LocatedDict]:
+        # Two-step construction, as PyYAML does, so recursive structures still resolve.
+        yield self.construct_mapping(node)
+
+
+_StrictLoader.add_implicit_resolver(
+    _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"),
+)
+_StrictLoader.add_constructor("tag:yaml.org,2002:map", _StrictLoader.construct_located_map)
+_StrictLoader.add_constructor("tag:yaml.org,2002:seq", _StrictLoader.construct_located_sequence)
+
+
+def load(text: str | bytes) -> Any:  # noqa: ANN401 - YAML holds any value
+    """Parse one YAML document strictly; raise `YamlProblem` with a position on any problem.
+
+    >>> load("on: yes")
+    {'on': 'yes'}
+    >>> load("a: true")["a"]
+    True
+    """
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise YamlProblem(f"not UTF-8 text (byte {exc.start})", None, None) from None
+    loader = _StrictLoader(text)
+    try:
+        return loader.get_single_data()
+    except YamlProblem:
+        raise
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        what = "unsupported tag" if isinstance(exc, ConstructorError) else "YAML syntax error"
+        raise YamlProblem(f"{what}: {exc.problem or exc.context}", line, column) from None
+    except yaml.YAMLError as exc:
+        raise YamlProblem(f"YAML error: {exc}", None, None) from None
+    finally:
+        loader.dispose()
+
+
+def position(data: Any, loc: Sequence[Any]) -> tuple[int, int] | None:  # noqa: ANN401
+    """The (line, column) of the deepest node reachable along `loc` (a pydantic error location)."""
+    found = getattr(data, "position", None)
+    for part in loc:
+        if isinstance(data, LocatedDict) and isinstance(part, str) and part in data:
+            found = data.positions[part]
+            data = data[part]
+        elif isinstance(data, LocatedList) and isinstance(part, int) and 0 <= part < len(data):
+            found = data.positions[part]
+            data = data[part]
+        # other parts are pydantic's own (union tags, validator names): skip them, keep walking
+    return found

@@ -1,0 +1,120 @@
+"""`ansvar route FILE|-` and `ansvar events [MUNICIPALITY]`.
+
+Errors print one clear line on stderr and exit non-zero: 2 for bad input or usage, 3 for a defect in the
+rule packs, 4 for an engine failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ansvar import _yaml
+from ansvar.errors import AnsvarError, ConflictError, EngineError, NoResponsibleError, RuleError, SituationError
+from ansvar.router import Router
+
+EXIT_INPUT, EXIT_RULES, EXIT_ENGINE = 2, 3, 4
+MAX_INPUT_BYTES = 1_000_000
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ansvar", description="Who is responsible, and what happens next.")
+    parser.add_argument("--rules", action="append", type=Path, metavar="DIR",
+                        help="rule directory to use instead of the shipped packs (repeatable)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    route = commands.add_parser("route", help="route one situation (YAML or JSON file, or - for stdin)")
+    route.add_argument("file", help="situation file, or - to read standard input")
+    route.add_argument("--on", type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
+                       help="the date to answer for (default today)")
+    route.add_argument("--json", action="store_true", help="print the Decision as JSON")
+    events = commands.add_parser("events", help="list municipalities, or the events one of them covers")
+    events.add_argument("municipality", nargs="?")
+    events.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def _read_situation(name: str) -> Any:  # noqa: ANN401 - whatever the file holds; the router validates it
+    where = "<stdin>" if name == "-" else name
+    if name == "-":
+        raw = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+    else:
+        try:
+            with Path(name).open("rb") as handle:
+                raw = handle.read(MAX_INPUT_BYTES + 1)
+        except OSError as exc:
+            raise SituationError([{"loc": (), "msg": f"cannot read: {exc.strerror}", "type": "os_error"}],
+                                 where=where) from None
+    if len(raw) > MAX_INPUT_BYTES:
+        raise SituationError([{"loc": (), "msg": f"larger than {MAX_INPUT_BYTES} bytes", "type": "too_long"}],
+                             where=where)
+    if raw.lstrip()[:1] in {b"{", b"["}:
+        return _read_json(raw, where)
+    try:
+        return _yaml.load(raw)
+    except _yaml.YamlProblem as exc:
+        at = f":{exc.line}:{exc.column}" if exc.line else ""
+        raise SituationError([{"loc": (), "msg": exc.message, "type": "yaml"}], where=where + at) from None
+
+
+def _read_json(raw: bytes, where: str) -> Any:  # noqa: ANN401
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in pairs]
+        duplicate = next((k for k in keys if keys.count(k) > 1), None)
+        if duplicate is not None:
+            raise ValueError(f"duplicate key {duplicate!r}")
+        return dict(pairs)
+
+    try:
+        return json.loads(raw.decode("utf-8"), object_pairs_hook=no_duplicates)
+    except UnicodeDecodeError as exc:
+        problem, at = f"not UTF-8 text (byte {exc.start})", ""
+    except json.JSONDecodeError as exc:
+        problem, at = f"JSON syntax error: {exc.msg}", f":{exc.lineno}:{exc.colno}"
+    except ValueError as exc:
+        problem, at = str(exc), ""
+    raise SituationError([{"loc": (), "msg": problem, "type": "json"}], where=where + at)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        router = Router(args.rules) if args.rules else Router()
+        if args.command == "route":
+            decision = router.route(_read_situation(args.file), on=args.on)
+            if args.json:
+                print(json.dumps(decision.model_dump(mode="json"), ensure_ascii=False, indent=2))
+            else:
+                print(decision)
+        elif args.municipality is None:
+            listing: Any = router.municipalities()
+            print(json.dumps(listing) if args.json else "\n".join(listing))
+        else:
+            listing = router.events(args.municipality)
+            if args.json:
+                print(json.dumps(listing, ensure_ascii=False, indent=2))
+            else:
+                width = max(map(len, listing), default=0)
+                print("\n".join(f"{event:<{width}}  {title}" for event, title in listing.items()))
+    except RuleError as exc:
+        print(f"ansvar: rule error: {exc}", file=sys.stderr)
+        return EXIT_RULES
+    except (ConflictError, NoResponsibleError) as exc:
+        print(f"ansvar: rule pack defect: {exc}", file=sys.stderr)
+        return EXIT_RULES
+    except EngineError as exc:
+        print(f"ansvar: engine error: {exc}", file=sys.stderr)
+        return EXIT_ENGINE
+    except AnsvarError as exc:
+        print(f"ansvar: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

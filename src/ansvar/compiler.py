@@ -1,0 +1,315 @@
+"""Rule conditions -> durable_rules' JSON ruleset. Pure: never imports the engine.
+
+The condition language (`when:` in a rule file):
+
+    when:                         # a mapping: every entry must hold
+      seizures: true              # fact == value        (null: the fact is null)
+      residence: {in: [forsorgshjem, opholdssted]}
+      administrations_per_day: {gt: 3}
+      any:                        # at least one of these mappings holds
+        - delirium_tremens: true
+        - complicated_course_suspected: true
+      all: [...]                  # every one of these mappings holds
+
+Operators: `eq`, `ne`, `in`, `not_in`, `lt`, `le`, `gt`, `ge`. A null fact equals only `null`; it is `ne`
+every value and fails every ordering. Every fact name and value is checked against the event's fact types.
+
+Each condition is brought to disjunctive normal form, and each conjunction becomes one engine rule named
+`<rule id>__<n>`, so the engine itself reports which alternative held. Shapes durable_rules misreads or
+crashes on cannot be produced: every object has one key, only whitelisted operators appear, every pattern
+is guarded against the engine's own state fact, null is tested with `$nex`/`$ex` (the engine never sees a
+null), and the limits below keep clear of the engine's fan-out, pattern and comparison limits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ansvar import _yaml
+from ansvar.situation import FactType
+
+#: Engine limits (see docs/durable-rules.md): kept with a margin, refused at load time.
+MAX_ENGINE_RULES = 400  # > 512 distinct children under one node makes create_ruleset loop forever
+MAX_ALTERNATIVES_PER_RULE = 32  # a rule's `any`/`in` fan-out after normal form
+MAX_TESTS_PER_ALTERNATIVE = 32  # tests in one conjunction
+MAX_NON_EQUALITY_TESTS = 60  # > 64 matching non-equality tests in one pass: error 303, then SIGSEGV
+MAX_DEPTH = 8  # nesting of any/all
+MAX_PRIORITY = 65_534  # `pri` is an unsigned short; 65,535 is the catch-all's
+
+CATCH_ALL = "__ansvar_catch_all__"
+SEPARATOR = "__"
+STATE_GUARD: dict[str, Any] = {"$nex": {"$s": 1}}
+RESERVED_FACTS = frozenset({"sid", "id", "$s"})
+OPERATORS = ("eq", "ne", "in", "not_in", "lt", "le", "gt", "ge")
+_ENGINE_OPS = frozenset({"$and", "$or", "$neq", "$lt", "$lte", "$gt", "$gte", "$ex", "$nex"})
+_ORDERING = {"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}
+_SYMBOL = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+
+
+class ConditionError(Exception):
+    """A condition that does not compile, at a (line, column) of its YAML file."""
+
+    def __init__(self, message: str, position: tuple[int, int] | None) -> None:
+        self.message = message
+        self.position = position
+        super().__init__(message)
+
+
+@dataclass(frozen=True, slots=True)
+class Test:
+    """One comparison of one fact: the leaf of a condition and the unit of a trace."""
+
+    fact: str
+    op: str  # eq, ne, lt, le, gt, ge; value None with eq/ne tests null
+    value: bool | int | str | dt.date | None
+
+    def __str__(self) -> str:
+        if self.value is None:
+            return f"{self.fact} is {'not ' if self.op == 'ne' else ''}null"
+        shown = _show(self.value)
+        return f"{self.fact} {_SYMBOL[self.op]} {shown}"
+
+    def engine(self) -> dict[str, Any]:
+        """The one durable_rules expression for this test (the fact never carries null)."""
+        value = engine_value(self.value)
+        if value is None:
+            return {"$nex" if self.op == "eq" else "$ex": {self.fact: 1}}
+        if self.op == "eq":
+            return {self.fact: value}
+        if self.op == "ne":
+            return {"$neq": {self.fact: value}}
+        return {_ORDERING[self.op]: {self.fact: value}}
+
+
+def _show(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return repr(value)
+    return str(value)
+
+
+def engine_value(value: object) -> bool | int | str | None:
+    """A fact or constant as the engine sees it: dates become day ordinals, so they order correctly."""
+    if isinstance(value, dt.date):
+        return value.toordinal()
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    msg = f"value of type {type(value).__name__} cannot reach the engine"
+    raise TypeError(msg)
+
+
+Conjunction = tuple[Test, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    """A rule's alternatives (normal form) and the engine rule name of each."""
+
+    rule_id: str
+    alternatives: tuple[Conjunction, ...]
+
+    def engine_name(self, index: int) -> str:
+        """The engine's name for alternative `index`."""
+        return f"{self.rule_id}{SEPARATOR}{index}"
+
+
+def parse_condition(when: Mapping[str, Any] | None, facts: Mapping[str, FactType]) -> tuple[Conjunction, ...]:
+    """Check a `when` mapping against the fact types and return its alternatives (disjunctive normal form).
+
+    >>> from ansvar.situation import fact_types
+    >>> alts = parse_condition({"seizures": True, "any": [{"delirium_tremens": True},
+    ...                         {"residence": {"in": ["forsorgshjem"]}}]}, fact_types("afrusning"))
+    >>> [[str(t) for t in a] for a in alts]
+    [['seizures == true', 'delirium_tremens == true'], ['seizures == true', "residence == 'forsorgshjem'"]]
+    """
+    if when is None:
+        return ((),)
+    alternatives = _mapping(when, facts, depth=0)
+    if len(alternatives) > MAX_ALTERNATIVES_PER_RULE:
+        raise ConditionError(
+            f"condition expands to {len(alternatives)} alternatives; at most {MAX_ALTERNATIVES_PER_RULE} "
+            "(split the rule, or test fewer values with `in`)", _where(when))
+    for alternative in alternatives:
+        if len(alternative) > MAX_TESTS_PER_ALTERNATIVE:
+            raise ConditionError(f"a condition alternative holds {len(alternative)} tests; at most "
+                                 f"{MAX_TESTS_PER_ALTERNATIVE}", _where(when))
+    return alternatives
+
+
+def _where(node: object, key: str | None = None) -> tuple[int, int] | None:
+    if key is not None and isinstance(node, _yaml.LocatedDict) and key in node.positions:
+        return node.positions[key]
+    return getattr(node, "position", None)
+
+
+def _product(parts: Sequence[tuple[Conjunction, ...]]) -> tuple[Conjunction, ...]:
+    return tuple(tuple(itertools.chain.from_iterable(combo)) for combo in itertools.product(*parts))
+
+
+def _mapping(node: object, facts: Mapping[str, FactType], depth: int) -> tuple[Conjunction, ...]:
+    if not isinstance(node, Mapping):
+        raise ConditionError(f"a condition must be a mapping of facts, not {type(node).__name__}",
+                             _where(node))
+    if not node:
+        raise ConditionError("an empty condition mapping; leave `when` out for a rule that always holds",
+                             _where(node))
+    if depth > MAX_DEPTH:
+        raise ConditionError(f"conditions nest deeper than {MAX_DEPTH} levels", _where(node))
+    parts: list[tuple[Conjunction, ...]] = []
+    for key, value in node.items():
+        if key in {"any", "all"}:
+            if not isinstance(value, list) or not value:
+                raise ConditionError(f"`{key}` takes a non-empty list of condition mappings",
+                                     _where(node, key))
+            branches = [_mapping(item, facts, depth + 1) for item in value]
+            if key == "any":
+                parts.append(tuple(itertools.chain.from_iterable(branches)))
+            else:
+                parts.append(_product(branches))
+        else:
+            parts.append(_fact(key, value, facts, _where(node, key)))
+        if len(parts[-1]) > MAX_ALTERNATIVES_PER_RULE:
+            break  # the caller reports the size; stop before the product explodes
+    return _product(parts)
+
+
+def _fact(name: str, spec: object, facts: Mapping[str, FactType],
+          where: tuple[int, int] | None) -> tuple[Conjunction, ...]:
+    fact = facts.get(name)
+    if fact is None:
+        near = _suggest(name, facts)
+        raise ConditionError(f"unknown fact {name!r}{near}; this event's facts: {', '.join(sorted(facts))}",
+                             where)
+    if not isinstance(spec, Mapping):
+        if isinstance(spec, list):
+            raise ConditionError(f"{name}: a list is not a value; write {{in: [...]}} to test several",
+                                 where)
+        return (((_test(fact, "eq", spec, where)),),)
+    if not spec:
+        raise ConditionError(f"{name}: an empty operator mapping", where)
+    parts: list[tuple[Conjunction, ...]] = []
+    for op, value in spec.items():
+        at = _where(spec, op) or where
+        if op not in OPERATORS:
+            raise ConditionError(f"{name}: unknown operator {op!r}; known: {', '.join(OPERATORS)}", at)
+        if op in {"in", "not_in"}:
+            if not isinstance(value, list) or not value:
+                raise ConditionError(f"{name}: `{op}` takes a non-empty list of values", at)
+            tests = [_test(fact, "eq" if op == "in" else "ne", v, at) for v in value]
+            parts.append(tuple((t,) for t in tests) if op == "in" else (tuple(tests),))
+        else:
+            parts.append(((_test(fact, op, value, at),),))
+    return _product(parts)
+
+
+def _suggest(name: str, facts: Mapping[str, FactType]) -> str:
+    import difflib  # noqa: PLC0415 - only on the error path
+
+    close = difflib.get_close_matches(name, list(facts), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _test(fact: FactType, op: str, value: object, where: tuple[int, int] | None) -> Test:
+    if isinstance(value, Mapping | list):
+        raise ConditionError(f"{fact.name}: a value must be a scalar, not {type(value).__name__}", where)
+    if value is None:
+        if op not in {"eq", "ne"}:
+            raise ConditionError(f"{fact.name}: null can only be tested with eq/ne", where)
+        if not fact.nullable:
+            raise ConditionError(f"{fact.name} is never null; it is {fact.describe()}", where)
+        return Test(fact.name, op, None)
+    if op in _ORDERING and fact.kind not in {"int", "date"}:
+        raise ConditionError(f"{fact.name}: `{op}` orders numbers and dates; {fact.name} is "
+                             f"{fact.describe()}", where)
+    checks: dict[str, Callable[[object], bool]] = {
+        "bool": lambda v: isinstance(v, bool),
+        "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "enum": lambda v: isinstance(v, str) and v in fact.values,
+        "date": lambda v: isinstance(v, dt.date) and not isinstance(v, dt.datetime),
+    }
+    if not checks[fact.kind](value):
+        raise ConditionError(f"{fact.name}: {value!r} is not a possible value; {fact.name} is "
+                             f"{fact.describe()}", where)
+    assert isinstance(value, bool | int | str | dt.date)  # noqa: S101 - narrowed by the checks above
+    return Test(fact.name, op, value)
+
+
+def to_ruleset(rules: Sequence[CompiledRule]) -> dict[str, Any]:
+    """The durable_rules JSON ruleset: one engine rule per alternative, plus the catch-all.
+
+    `pri` is the rule's position, so the engine fires rules in file order; the catch-all, last, makes
+    sure every asserted fact is handled (the engine crashes deleting a session where nothing fired).
+    """
+    definition: dict[str, Any] = {}
+    for position, rule in enumerate(rules):
+        for index, alternative in enumerate(rule.alternatives):
+            tests = [STATE_GUARD, *(t.engine() for t in alternative)]
+            pattern = {"$and": tests} if len(tests) > 1 else STATE_GUARD
+            definition[rule.engine_name(index)] = {"all": [{"m": pattern}], "pri": position}
+    definition[CATCH_ALL] = {"all": [{"m": STATE_GUARD}], "pri": MAX_PRIORITY + 1}
+    return definition
+
+
+def check_ruleset(definition: Mapping[str, Any]) -> None:
+    """Refuse any ruleset shape the engine misreads or crashes on; raises ValueError naming the rule.
+
+    The compiler only produces safe shapes; this check holds it to that, whatever the rules say.
+    """
+    if len(definition) > MAX_ENGINE_RULES:
+        msg = f"{len(definition)} engine rules; at most {MAX_ENGINE_RULES} per event"
+        raise ValueError(msg)
+    non_equality: set[str] = set()
+    for name, rule in definition.items():
+        if set(rule) != {"all", "pri"} or not isinstance(rule["all"], list) or len(rule["all"]) != 1:
+            msg = f"{name}: an engine rule must be one `all` pattern and a `pri`"
+            raise ValueError(msg)
+        pri = rule["pri"]
+        if not isinstance(pri, int) or isinstance(pri, bool) or not 0 <= pri <= MAX_PRIORITY + 1:
+            msg = f"{name}: pri must be an integer in 0..{MAX_PRIORITY + 1}"
+            raise ValueError(msg)
+        (pattern,) = rule["all"]
+        if set(pattern) != {"m"}:
+            msg = f"{name}: a pattern must bind exactly `m`"
+            raise ValueError(msg)
+        _check_expression(name, pattern["m"], non_equality, depth=0)
+    if len(non_equality) > MAX_NON_EQUALITY_TESTS:
+        msg = (f"{len(non_equality)} distinct non-equality tests in one event; at most "
+               f"{MAX_NON_EQUALITY_TESTS} (the engine fails past 64)")
+        raise ValueError(msg)
+
+
+def _check_expression(name: str, expression: object, non_equality: set[str], depth: int) -> None:
+    if not isinstance(expression, dict) or len(expression) != 1:
+        msg = f"{name}: every engine expression must be an object with exactly one key"
+        raise ValueError(msg)
+    if depth > MAX_DEPTH:
+        msg = f"{name}: expression nested deeper than {MAX_DEPTH}"
+        raise ValueError(msg)
+    ((key, operand),) = expression.items()
+    if key in {"$and", "$or"}:
+        if not isinstance(operand, list) or not operand:
+            msg = f"{name}: {key} needs a non-empty list"
+            raise ValueError(msg)
+        for item in operand:
+            _check_expression(name, item, non_equality, depth + 1)
+        return
+    if key.startswith("$"):
+        if key not in _ENGINE_OPS or not isinstance(operand, dict) or len(operand) != 1:
+            msg = f"{name}: operator {key!r} is not allowed, or its operand is not one field"
+            raise ValueError(msg)
+        ((field, value),) = operand.items()
+        if expression != STATE_GUARD:
+            non_equality.add(f"{key}:{field}:{value!r}")
+    else:
+        field, value = key, operand
+    if field in RESERVED_FACTS - {"$s"} or (field.startswith("$") and field != "$s"):
+        msg = f"{name}: field {field!r} is reserved by the engine"
+        raise ValueError(msg)
+    if isinstance(value, dict | list | float) or value is None:
+        msg = f"{name}: {field} is compared with {type(value).__name__}; only booleans, integers, strings"
+        raise ValueError(msg)

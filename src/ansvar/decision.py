@@ -1,0 +1,100 @@
+"""The answer: who is responsible, what happens next, why, and on which passage of which guide.
+
+All models are frozen; `Decision.model_dump(mode="json")` is the JSON other systems receive.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Source(_Frozen):
+    """A passage of a guide (or law) that a conclusion rests on."""
+
+    document: str
+    section: str
+    passage: str | None = Field(default=None, description="the guide's own words")
+
+
+class Contact(_Frozen):
+    """How to reach an actor, as the municipality's pack gives it."""
+
+    actor: str
+    name: str = Field(description="Danish display name")
+    phone: str | None = None
+    address: str | None = None
+    online: str | None = None
+    note: str | None = None
+
+
+class Step(_Frozen):
+    """One next step: who does what, by when, whom to contact, and where the guide says so."""
+
+    actor: str
+    actor_name: str = Field(description="Danish display name of the actor")
+    action: str = Field(description="stable id of the action")
+    text: str = Field(description="what to do, in Danish")
+    due: dt.date | None = None
+    contact: Contact | None = None
+    source: Source
+    rule: str = Field(description="the rule that concluded this step")
+
+
+class DecisionWarning(_Frozen):
+    """Something the reader must not miss; `id` is stable, `text` Danish."""
+
+    id: str
+    text: str
+    source: Source
+    rule: str | None = Field(default=None, description="the rule that raised it; None for the pack's own")
+
+
+class TraceEntry(_Frozen):
+    """One rule that fired, in firing order, with the conditions that held for it."""
+
+    rule: str
+    priority: int
+    responsible: str | None = Field(description="the actor this rule claims the lead for, if any")
+    overridden: bool = Field(default=False, description="its lead claim was outranked: steps dropped")
+    conditions: tuple[str, ...] = Field(description="the tests that held; empty for a rule that always holds")
+    source: Source
+
+
+class PackInfo(_Frozen):
+    """The rule pack that answered, so the answer can be replayed."""
+
+    municipality: str
+    event: str
+    title: str
+    document: str
+    version: str
+    valid_from: dt.date
+    review_by: dt.date | None
+    content_hash: str = Field(description="sha256 of the pack's rule and actor files")
+
+
+class Decision(_Frozen):
+    """Who is responsible for a citizen's situation, and what happens next."""
+
+    municipality: str
+    event: str
+    on: dt.date = Field(description="the date the answer is for: picks rule versions, computes deadlines")
+    responsible: str = Field(description="the actor holding the primary responsibility")
+    responsible_name: str = Field(description="Danish display name of the responsible actor")
+    steps: tuple[Step, ...]
+    warnings: tuple[DecisionWarning, ...]
+    sources: tuple[Source, ...]
+    trace: tuple[TraceEntry, ...]
+    pack: PackInfo
+
+    def __str__(self) -> str:
+        """A plain-text card, as the CLI prints it."""
+        from ansvar.display import render_text  # noqa: PLC0415 - display depends on this module
+
+        return render_text(self)

@@ -1,0 +1,207 @@
+"""The only module that imports durable_rules, and the one place it is made safe.
+
+durable_rules 2.0.28 crashes the process when misused (see docs/durable-rules.md). This module drives its C
+extension directly, which removes the traps of the stock Python wrapper (`Host` starts two timer threads that
+call into the engine outside any lock; actions' exceptions are swallowed into the state), and holds to the
+safe pattern:
+
+1. one process-wide lock around every engine call, creation and deletion included;
+2. rulesets come from `ansvar.compiler` and pass `check_ruleset` before the engine sees them;
+3. facts are sanitised here (names, types, sizes) before they are serialised;
+4. per call, under the lock: a fresh session id, `assert_fact`, every fired rule's name collected, and the
+   session deleted in `finally`, whatever happens; nothing of a citizen stays in the engine after a call;
+5. a callback that raises while rules fire abandons the action, deletes the session, and re-raises;
+6. after an engine error that leaves a session in an unknown state, the ruleset is rebuilt and the old
+   handle is never touched again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+import durable_rules_engine as _dre
+
+from ansvar.compiler import RESERVED_FACTS, check_ruleset
+from ansvar.errors import EngineError
+
+#: One lock for the whole process: durable_rules is not thread-safe, across rulesets either.
+LOCK: Final = threading.RLock()
+
+#: Engine errors raised while parsing a fact, before any session exists: the input was bad.
+_PARSE_ERRORS: Final = frozenset({202, 204, 302, 313, 314})
+_ERROR_CODE = re.compile(r"error code: (\d+)")
+_FACT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+MAX_FACTS = 200  # the engine fails past ~251 fields in one fact
+MAX_STRING_BYTES = 4096  # strings longer than 65,535 bytes compare wrongly; ours are short enum values
+MAX_INT = 2**53  # exact in JSON and in the engine's double arithmetic
+
+FactValue = bool | int | str
+_last_session = [0]  # sessions are numbered 1, 2, …; a list so the lock-holder can bump it in place
+_live_sessions: set[tuple[int, str]] = set()
+_created: dict[int, str] = {}
+counters: dict[str, int] = {"assert_fact": 0, "delete_state": 0, "create_ruleset": 0, "delete_ruleset": 0}
+
+
+def sanitise(fact: Mapping[str, object]) -> dict[str, FactValue]:
+    """Check a fact before it reaches the engine; drop nulls (the compiled rules test null by absence).
+
+    >>> sanitise({"seizures": True, "enrolled_in": None, "administrations_per_day": 3})
+    {'seizures': True, 'administrations_per_day': 3}
+    >>> sanitise({"sid": "1"})
+    Traceback (most recent call last):
+    ...
+    ansvar.errors.EngineError: fact name 'sid' is reserved or malformed
+    """
+    if len(fact) > MAX_FACTS:
+        msg = f"a fact with {len(fact)} fields; at most {MAX_FACTS}"
+        raise EngineError(msg)
+    clean: dict[str, FactValue] = {}
+    for name, value in fact.items():
+        if name in RESERVED_FACTS or not _FACT_NAME.match(name):
+            msg = f"fact name {name!r} is reserved or malformed"
+            raise EngineError(msg)
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            clean[name] = value
+        elif isinstance(value, int):
+            if not -MAX_INT < value < MAX_INT:
+                msg = f"fact {name!r}: integer out of range"
+                raise EngineError(msg)
+            clean[name] = value
+        elif isinstance(value, str):
+            if len(value.encode("utf-8")) > MAX_STRING_BYTES or "\x00" in value:
+                msg = f"fact {name!r}: string too long or holds NUL"
+                raise EngineError(msg)
+            clean[name] = value
+        else:
+            msg = f"fact {name!r}: {type(value).__name__} cannot reach the engine"
+            raise EngineError(msg)
+    return clean
+
+
+class Ruleset:
+    """A compiled ruleset loaded into the engine; evaluates one fact at a time under the lock."""
+
+    def __init__(self, name: str, definition: Mapping[str, Any]) -> None:
+        check_ruleset(definition)
+        self.name = name
+        self._json = json.dumps(definition, ensure_ascii=False, allow_nan=False, sort_keys=True)
+        self._handle: int | None = None
+        with LOCK:
+            self._handle = self._create()
+
+    def _create(self) -> int:
+        counters["create_ruleset"] += 1
+        handle: int = _dre.create_ruleset(self.name, self._json)
+        _created[handle] = self.name
+        return handle
+
+    def close(self) -> None:
+        """Unload the ruleset from the engine (idempotent)."""
+        with LOCK:
+            if self._handle is not None:
+                handle, self._handle = self._handle, None
+                _created.pop(handle, None)
+                counters["delete_ruleset"] += 1
+                _dre.delete_ruleset(handle)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001, S110 - interpreter shutdown: the engine may be gone already
+            pass
+
+    def __repr__(self) -> str:
+        return f"Ruleset({self.name!r})"
+
+    def evaluate(self, fact: Mapping[str, object], on_fire: Callable[[str], None]) -> None:
+        """Assert `fact` in a fresh session, call `on_fire(rule_name)` for each rule fired, in firing order.
+
+        The catch-all rule is not reported. The session is deleted before this returns or raises.
+        """
+        payload_fact: dict[str, object] = dict(sanitise(fact))
+        with LOCK:
+            handle = self._handle
+            if handle is None:
+                msg = f"ruleset {self.name!r} is closed"
+                raise EngineError(msg)
+            _last_session[0] += 1
+            sid = str(_last_session[0])
+            payload_fact["sid"] = sid
+            payload = json.dumps(payload_fact, ensure_ascii=False, allow_nan=False)
+            counters["assert_fact"] += 1
+            try:
+                _code, state = _dre.assert_fact(handle, payload)
+            except _dre.error as exc:
+                code = _error_code(exc)
+                if code not in _PARSE_ERRORS:
+                    self._rebuild()
+                msg = f"durable_rules refused the fact (error {code})"
+                raise EngineError(msg) from None
+            _live_sessions.add((handle, sid))
+            try:
+                self._fire(handle, state, on_fire)
+            finally:
+                del payload_fact, payload
+                _live_sessions.discard((handle, sid))
+                counters["delete_state"] += 1
+                _dre.delete_state(handle, sid)
+
+    @staticmethod
+    def _fire(handle: int, state: int, on_fire: Callable[[str], None]) -> None:
+        result = _dre.start_action_for_state(handle, state)
+        message: str | None = result[1] if result else None
+        while message:
+            # A message is `{"<rule name>": {...}}`; names are compiler-made identifiers, never escaped.
+            name = message[2:message.index('"', 2)]
+            if not name.startswith("__"):
+                try:
+                    on_fire(name)
+                except BaseException:
+                    _dre.abandon_action(handle, state)
+                    raise
+            message = _dre.complete_and_start_action(handle, state)
+
+    def _rebuild(self) -> None:
+        # After an engine error the session is in an unknown state; touching it again may crash. Leave the
+        # old handle alone for good and evaluate on a fresh copy of the ruleset.
+        old = self._handle
+        if old is not None:
+            _created.pop(old, None)
+        self._handle = self._create()
+
+
+def _error_code(exc: BaseException) -> int | None:
+    found = _ERROR_CODE.search(str(exc))
+    return int(found.group(1)) if found else None
+
+
+def live_sessions() -> int:
+    """Sessions asserted and not yet deleted, over all rulesets: 0 whenever no call is running."""
+    with LOCK:
+        return len(_live_sessions)
+
+
+def session_exists(ruleset: Ruleset, sid: str) -> bool:
+    """Ask the engine itself whether it still holds session `sid` (for tests; error 309 means no)."""
+    with LOCK:
+        if ruleset._handle is None:  # noqa: SLF001 - same module
+            return False
+        try:
+            _dre.get_state(ruleset._handle, sid)  # noqa: SLF001
+        except _dre.error as exc:
+            if _error_code(exc) == 309:
+                return False
+            raise
+        return True
+
+
+def last_session_id() -> int:
+    """The highest session id handed out so far (sessions are numbered 1, 2, …)."""
+    with LOCK:
+        return _last_session[0]

@@ -1,0 +1,177 @@
+"""route(): validate the situation, evaluate its pack on durable_rules, resolve precedence, build the Decision.
+
+Hit policy. Every rule whose conditions hold fires. Among the fired rules that name a `responsible` actor,
+the one with the highest `priority` holds the lead. Two fired rules at that top priority that name different
+actors are a defect of the pack (`ConflictError`), never resolved by file order; no fired rule naming a
+responsible actor is `NoResponsibleError`. Steps and warnings collect from every fired rule in firing order
+(file order), each (actor, action) step and each warning id once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ansvar.compiler import SEPARATOR, engine_value
+from ansvar.decision import Contact, Decision, DecisionWarning, PackInfo, Source, Step, TraceEntry
+from ansvar.errors import ConflictError, NoResponsibleError, RoutingError, SituationError, UnknownEventError
+from ansvar.loader import Pack, load_packs
+from ansvar.schema import SourceRef
+from ansvar.situation import SituationBase, parse_situation
+
+
+def shipped_rules() -> Path:
+    """The rule packs that ship with ansvar (inside the wheel, or `rules/` of a source checkout)."""
+    packaged = Path(str(resources.files("ansvar") / "_packs"))
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "rules"
+
+
+class Router:
+    """Routes situations over a set of rule packs, loaded and compiled once."""
+
+    def __init__(self, rule_dirs: Iterable[Path | str] | None = None) -> None:
+        dirs = [Path(d) for d in rule_dirs] if rule_dirs is not None else [shipped_rules()]
+        self.rule_dirs: tuple[Path, ...] = tuple(dirs)
+        self._packs: dict[tuple[str, str], Pack] = load_packs(dirs)
+
+    def __repr__(self) -> str:
+        return f"Router({len(self._packs)} packs over {', '.join(map(str, self.rule_dirs))})"
+
+    def municipalities(self) -> list[str]:
+        """The municipalities the loaded packs cover."""
+        return sorted({m for m, _ in self._packs})
+
+    def events(self, municipality: str) -> dict[str, str]:
+        """The events a municipality's packs cover, each with its Danish title."""
+        self._check_municipality(municipality)
+        return {event: pack.spec.pack.title for (m, event), pack in sorted(self._packs.items())
+                if m == municipality}
+
+    def pack(self, municipality: str, event: str) -> Pack:
+        """The loaded pack of one municipality's event."""
+        self._check_municipality(municipality)
+        try:
+            return self._packs[municipality, event]
+        except KeyError:
+            raise UnknownEventError(f"event for {municipality}", event, self.events(municipality)) from None
+
+    def _check_municipality(self, municipality: str) -> None:
+        if not any(m == municipality for m, _ in self._packs):
+            raise UnknownEventError("municipality", municipality, self.municipalities())
+
+    def route(self, situation: SituationBase | Mapping[str, Any], on: dt.date | None = None) -> Decision:
+        """Who is responsible in this situation, and what happens next, on date `on` (default today)."""
+        return self._route(parse_situation(situation), _check_date(on))
+
+    def route_many(self, situations: Iterable[SituationBase | Mapping[str, Any]],
+                   on: dt.date | None = None) -> list[Decision]:
+        """Route many situations; same order, one Decision each. The first bad one raises, naming its index."""
+        day = _check_date(on)
+        parsed = [parse_situation(s, where=f"situation {i}") for i, s in enumerate(situations)]
+        return [self._route(s, day) for s in parsed]
+
+    def _route(self, situation: SituationBase, on: dt.date) -> Decision:
+        pack = self.pack(situation.municipality, situation.event)
+        meta = pack.spec.pack
+        if on < meta.valid_from:
+            raise RoutingError(f"{meta.document!r} ({pack.path.name}) is in force from {meta.valid_from}; "
+                               f"cannot route on {on}")
+        fact = {name: engine_value(getattr(situation, name)) for name in pack.facts}
+        fired: list[str] = []
+        pack.ruleset.evaluate(fact, fired.append)
+        return _decide(pack, fired, on)
+
+
+def _check_date(on: dt.date | None) -> dt.date:
+    if on is None:
+        return dt.date.today()  # noqa: DTZ011 - the caller's local day is what a caseworker means
+    if not isinstance(on, dt.date) or isinstance(on, dt.datetime):
+        raise SituationError([{"loc": ("on",), "msg": "must be a date (not a datetime)", "type": "date_type"}])
+    return on
+
+
+def _decide(pack: Pack, fired_alternatives: Sequence[str], on: dt.date) -> Decision:
+    spec = pack.spec
+    municipality = pack.municipality.spec
+    held: dict[str, list[str]] = {}
+    for name in fired_alternatives:
+        rule_id, _, index = name.rpartition(SEPARATOR)
+        tests = pack.compiled[rule_id].alternatives[int(index)]
+        conditions = held.setdefault(rule_id, [])
+        conditions.extend(str(t) for t in tests if str(t) not in conditions)
+    fired = [pack.rules[rule_id] for rule_id in held]
+
+    claims = [r for r in fired if r.responsible is not None]
+    if not claims:
+        raise NoResponsibleError(f"{pack.path.name}: no rule named a responsible actor for this situation "
+                                 f"(fired: {', '.join(held) or 'none'})")
+    top = max(r.priority for r in claims)
+    leaders = {r.responsible for r in claims if r.priority == top}
+    if len(leaders) > 1:
+        rivals = ", ".join(f"{r.id} -> {r.responsible}" for r in claims if r.priority == top)
+        raise ConflictError(f"{pack.path.name}: rules of equal priority {top} claim the lead: {rivals}")
+    (responsible,) = leaders
+    assert responsible is not None  # noqa: S101 - claims only holds rules naming one
+
+    sources: dict[tuple[str, str, str | None], Source] = {}
+
+    def source(ref: SourceRef) -> Source:
+        # A passage of the pack's own document is cited under the event's section; another document
+        # (a law, the regional agreement) is cited as the rule names it.
+        if ref.document is None:
+            key = (spec.pack.document, f"{spec.pack.section} — {ref.section}", ref.passage)
+        else:
+            key = (ref.document, ref.section, ref.passage)
+        if key not in sources:
+            sources[key] = Source(document=key[0], section=key[1], passage=key[2])
+        return sources[key]
+
+    def contact(actor: str | None) -> Contact | None:
+        if actor is None:
+            return None
+        known = municipality.actors[actor]
+        details = known.contact.model_dump() if known.contact else {}
+        return Contact(actor=actor, name=known.name, **details)
+
+    trace: list[TraceEntry] = []
+    steps: dict[tuple[str, str], Step] = {}
+    warnings: dict[str, DecisionWarning] = {}
+    for rule in fired:
+        rule_source = source(rule.source)
+        overridden = rule.responsible is not None and rule.priority < top
+        trace.append(TraceEntry(rule=rule.id, priority=rule.priority, responsible=rule.responsible,
+                                overridden=overridden, conditions=tuple(held[rule.id]), source=rule_source))
+        if overridden:
+            continue
+        for step in rule.steps:
+            steps.setdefault((step.actor, step.action), Step(
+                actor=step.actor, actor_name=municipality.actors[step.actor].name, action=step.action,
+                text=step.text, due=on + dt.timedelta(days=step.due.days) if step.due else None,
+                contact=contact(step.contact), source=source(step.source) if step.source else rule_source,
+                rule=rule.id))
+        for warning in rule.warnings:
+            warnings.setdefault(warning.id, DecisionWarning(
+                id=warning.id, text=warning.text,
+                source=source(warning.source) if warning.source else rule_source, rule=rule.id))
+
+    meta = spec.pack
+    if meta.review_by is not None and on > meta.review_by:
+        warnings.setdefault("vejledning_over_revisionsdato", DecisionWarning(
+            id="vejledning_over_revisionsdato",
+            text=f"Vejledningen skulle have været revideret senest {meta.review_by:%d.%m.%Y}; "
+                 "kontrollér, at den stadig gælder.",
+            source=Source(document=meta.document, section=meta.section), rule=None))
+    return Decision(
+        municipality=meta.municipality, event=meta.event, on=on,
+        responsible=responsible, responsible_name=municipality.actors[responsible].name,
+        steps=tuple(steps.values()), warnings=tuple(warnings.values()), sources=tuple(sources.values()),
+        trace=tuple(trace),
+        pack=PackInfo(municipality=meta.municipality, event=meta.event, title=meta.title,
+                      document=meta.document, version=meta.version, valid_from=meta.valid_from,
+                      review_by=meta.review_by, content_hash=pack.content_hash),
+    )

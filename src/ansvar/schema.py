@@ -1,0 +1,137 @@
+"""Pydantic models of the two kinds of rule file; every model forbids unknown keys.
+
+`rules/<municipality>/actors.yaml` names the municipality and its actors (Danish display name, contact).
+`rules/<municipality>/<event>.yaml` holds one event's pack metadata and rules. The format is described in
+docs/rule-format.md; conditions (`when`) are checked and compiled by `ansvar.compiler`, which needs their
+positions, so here they stay plain YAML data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+Id = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
+
+#: Every actor of the contract; a pack may give each a display name and contact, and may use no other.
+ACTORS: tuple[str, ...] = (
+    "borger", "egen_laege", "vagtlaege", "rusmiddelbehandling", "visitation", "substitutionsbehandling",
+    "laegekonsulent", "region_akutmodtagelse", "hjemmesygepleje", "ferle", "opholdssted_personale", "cfh",
+    "myndighed", "behandlingsmoede", "samtaleholder", "udreder", "behandler", "paaroerende_behandler",
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Contact(_Strict):
+    """How to reach an actor; every part optional, at least one given."""
+
+    phone: Text | None = None
+    address: Text | None = None
+    online: Text | None = Field(default=None, description="where to book or write online")
+    note: Text | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Contact:
+        if not any((self.phone, self.address, self.online, self.note)):
+            msg = "a contact needs at least one of phone, address, online, note"
+            raise ValueError(msg)
+        return self
+
+
+class ActorSpec(_Strict):
+    """An actor as a municipality names it."""
+
+    name: Text
+    contact: Contact | None = None
+
+
+class ActorsFile(_Strict):
+    """`actors.yaml`: the municipality and its actors."""
+
+    municipality: Id
+    name: Text
+    actors: dict[Id, ActorSpec] = Field(min_length=1)
+
+
+class SourceRef(_Strict):
+    """The guide passage a conclusion rests on. `document` defaults to the pack's document."""
+
+    document: Text | None = None
+    section: Text
+    passage: Text | None = Field(default=None, description="the guide's own words, quoted")
+
+
+class Due(_Strict):
+    """A deadline as an offset from the routing date `on`."""
+
+    days: Annotated[int, Field(ge=0, le=3650)]
+
+
+class StepSpec(_Strict):
+    """One next step: who does what, in Danish, with whom to contact and by when."""
+
+    actor: Id
+    action: Id
+    text: Text
+    contact: Id | None = Field(default=None, description="the actor whose contact details the step shows")
+    due: Due | None = None
+    source: SourceRef | None = Field(default=None, description="defaults to the rule's source")
+
+
+class WarningSpec(_Strict):
+    """Something the reader must not miss, in Danish."""
+
+    id: Id
+    text: Text
+    source: SourceRef | None = None
+
+
+class RuleSpec(_Strict):
+    """One rule: when its conditions hold, it concludes a responsible actor, steps and/or warnings."""
+
+    id: Id
+    priority: Annotated[int, Field(ge=0, le=1000)] = 0
+    when: dict[str, Any] | None = Field(default=None, description="conditions; absent: always")
+    responsible: Id | None = None
+    steps: list[StepSpec] = Field(default_factory=list)
+    warnings: list[WarningSpec] = Field(default_factory=list)
+    source: SourceRef
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+    @model_validator(mode="after")
+    def _concludes(self) -> RuleSpec:
+        if self.responsible is None and not self.steps and not self.warnings:
+            msg = "a rule must conclude something: responsible, steps or warnings"
+            raise ValueError(msg)
+        return self
+
+
+class PackMeta(_Strict):
+    """Which guide a pack encodes, for which event, and when that guide is in force."""
+
+    municipality: Id
+    event: Id
+    title: Text = Field(description="the event's Danish title, as the guide words it")
+    document: Text
+    version: Text
+    valid_from: dt.date
+    review_by: dt.date | None = Field(description="null: the document names no review date")
+    section: Text = Field(description="the guide's section for this event")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class RuleFile(BaseModel):
+    """`<event>.yaml`: pack metadata, then rules."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pack: PackMeta
+    rules: list[RuleSpec] = Field(min_length=1)
