@@ -33,6 +33,7 @@ class LocatedDict(dict[Any, Any]):
     """A mapping that remembers the position of each of its values."""
 
     positions: dict[Any, tuple[int, int]]
+    key_positions: dict[Any, tuple[int, int]]
     position: tuple[int, int]
 
 
@@ -68,6 +69,7 @@ class _StrictLoader(yaml.SafeLoader):
         self.flatten_mapping(node)
         result = LocatedDict()
         result.positions = {}
+        result.key_positions = {}
         result.position = _pos(node)
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=True)
@@ -77,6 +79,7 @@ class _StrictLoader(yaml.SafeLoader):
                 raise YamlProblem(f"duplicate key {key!r}", *_pos(key_node))
             result[key] = self.construct_object(value_node, deep=True)
             result.positions[key] = _pos(value_node)
+            result.key_positions[key] = _pos(key_node)
         return result
 
     def construct_located_sequence(self, node: SequenceNode) -> LocatedList:
@@ -126,12 +129,16 @@ def load(text: str | bytes) -> Any:  # noqa: ANN401 - YAML holds any value
         loader.dispose()
 
 
-def position(data: Any, loc: Sequence[Any]) -> tuple[int, int] | None:  # noqa: ANN401
-    """The (line, column) of the deepest node reachable along `loc` (a pydantic error location)."""
+def position(data: Any, loc: Sequence[Any], *, key: bool = False) -> tuple[int, int] | None:  # noqa: ANN401
+    """The (line, column) of the deepest node reachable along `loc` (a pydantic error location).
+
+    With `key`, a location ending in a mapping key points at the key rather than its value.
+    """
     found = getattr(data, "position", None)
-    for part in loc:
+    for number, part in enumerate(loc):
         if isinstance(data, LocatedDict) and isinstance(part, str) and part in data:
-            found = data.positions[part]
+            last = number == len(loc) - 1
+            found = data.key_positions[part] if key and last else data.positions[part]
             data = data[part]
         elif isinstance(data, LocatedList) and isinstance(part, int) and 0 <= part < len(data):
             found = data.positions[part]

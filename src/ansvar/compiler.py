@@ -141,9 +141,9 @@ def parse_condition(when: Mapping[str, Any] | None, facts: Mapping[str, FactType
     return alternatives
 
 
-def _where(node: object, key: str | None = None) -> tuple[int, int] | None:
+def _where(node: object, key: str | None = None, *, at_key: bool = False) -> tuple[int, int] | None:
     if key is not None and isinstance(node, _yaml.LocatedDict) and key in node.positions:
-        return node.positions[key]
+        return node.key_positions[key] if at_key else node.positions[key]
     return getattr(node, "position", None)
 
 
@@ -172,19 +172,19 @@ def _mapping(node: object, facts: Mapping[str, FactType], depth: int) -> tuple[C
             else:
                 parts.append(_product(branches))
         else:
-            parts.append(_fact(key, value, facts, _where(node, key)))
+            parts.append(_fact(key, value, facts, _where(node, key, at_key=True), _where(node, key)))
         if len(parts[-1]) > MAX_ALTERNATIVES_PER_RULE:
             break  # the caller reports the size; stop before the product explodes
     return _product(parts)
 
 
 def _fact(name: str, spec: object, facts: Mapping[str, FactType],
-          where: tuple[int, int] | None) -> tuple[Conjunction, ...]:
+          key_at: tuple[int, int] | None, where: tuple[int, int] | None) -> tuple[Conjunction, ...]:
     fact = facts.get(name)
     if fact is None:
         near = _suggest(name, facts)
         raise ConditionError(f"unknown fact {name!r}{near}; this event's facts: {', '.join(sorted(facts))}",
-                             where)
+                             key_at)
     if not isinstance(spec, Mapping):
         if isinstance(spec, list):
             raise ConditionError(f"{name}: a list is not a value; write {{in: [...]}} to test several",
@@ -196,7 +196,8 @@ def _fact(name: str, spec: object, facts: Mapping[str, FactType],
     for op, value in spec.items():
         at = _where(spec, op) or where
         if op not in OPERATORS:
-            raise ConditionError(f"{name}: unknown operator {op!r}; known: {', '.join(OPERATORS)}", at)
+            raise ConditionError(f"{name}: unknown operator {op!r}; known: {', '.join(OPERATORS)}",
+                                 _where(spec, op, at_key=True))
         if op in {"in", "not_in"}:
             if not isinstance(value, list) or not value:
                 raise ConditionError(f"{name}: `{op}` takes a non-empty list of values", at)

@@ -70,8 +70,8 @@ class _File:
         except _yaml.YamlProblem as exc:
             raise RuleError(exc.message, path, exc.line, exc.column) from None
 
-    def error(self, message: str, loc: Sequence[Any] = ()) -> RuleError:
-        line, column = _yaml.position(self.data, loc) or (None, None)
+    def error(self, message: str, loc: Sequence[Any] = (), *, key: bool = False) -> RuleError:
+        line, column = _yaml.position(self.data, loc, key=key) or (None, None)
         return RuleError(message, self.path, line, column)
 
     def at(self, message: str, position: tuple[int, int] | None) -> RuleError:
@@ -89,7 +89,8 @@ class _File:
             loc = tuple(first["loc"])
             shown = ".".join(str(p) for p in loc) or "(top)"
             more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-            raise self.error(f"{shown}: {first['msg']}{more}", loc) from None
+            raise self.error(f"{shown}: {first['msg']}{more}", loc,
+                             key=first["type"] == "extra_forbidden") from None
 
 
 def find_municipality_dirs(rule_dirs: Iterable[Path]) -> list[Path]:
@@ -158,7 +159,7 @@ def load_pack(path: Path, municipality: Municipality) -> Pack:
     for index, rule in enumerate(spec.rules):
         loc: tuple[Any, ...] = ("rules", index)
         if rule.id in rules:
-            raise file.error(f"duplicate rule id {rule.id!r}", (*loc, "id"))
+            raise file.error(f"duplicate rule id {rule.id!r}", (*loc, "id"), key=True)
         _check_actors(file, municipality, rule, loc)
         for number, step in enumerate(rule.steps):
             text = seen_actions.setdefault((step.actor, step.action), step.text)

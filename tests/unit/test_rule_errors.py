@@ -1,0 +1,99 @@
+"""Every kind of broken rule file fails at load time with its file, line and column."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+import ansvar
+from ansvar import RuleError
+
+FIXTURES = sorted((Path(__file__).parents[1] / "invalid_rules").glob("*.yaml"))
+ACTORS = """municipality: testkommune
+name: Testkommune
+actors:
+  borger: {name: Borger}
+  egen_laege: {name: Egen læge}
+  visitation: {name: Visitation, contact: {phone: "9931 5740"}}
+"""
+
+
+def make_pack(tmp_path: Path, text: str, event: str = "afrusning") -> Path:
+    folder = tmp_path / "testkommune"
+    folder.mkdir(exist_ok=True)
+    (folder / "actors.yaml").write_text(ACTORS, encoding="utf-8")
+    (folder / f"{event}.yaml").write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=lambda p: p.stem)
+def test_broken_fixture_names_file_line_column(fixture: Path, tmp_path: Path) -> None:
+    """The fixture's `# expect: LINE:COL: message` is what loading it raises."""
+    text = fixture.read_text(encoding="utf-8")
+    expect = re.match(r"# expect: (\d+):(\d+): (.*)\n", text)
+    assert expect, f"{fixture.name} lacks its '# expect: LINE:COL: message' line"
+    line, column, message = int(expect[1]), int(expect[2]), expect[3]
+    with pytest.raises(RuleError) as caught:
+        ansvar.Router([make_pack(tmp_path, text)])
+    error = caught.value
+    assert error.path is not None
+    assert error.path.name == "afrusning.yaml"
+    assert (error.line, error.column) == (line, column), str(error)
+    assert f"afrusning.yaml:{line}:{column}: " in str(error)
+    assert message in str(error)
+
+
+def test_at_least_fifteen_kinds() -> None:
+    """The fixtures cover many kinds of broken file, not a handful."""
+    assert len(FIXTURES) >= 15
+
+
+def test_actors_file_errors_name_line(tmp_path: Path) -> None:
+    """An unknown actor id in actors.yaml is refused at its line."""
+    folder = tmp_path / "testkommune"
+    folder.mkdir()
+    (folder / "actors.yaml").write_text(ACTORS + "  egen_lage: {name: X}\n", encoding="utf-8")
+    with pytest.raises(RuleError, match=r"actors.yaml:7:\d+: unknown actor 'egen_lage'"):
+        ansvar.Router([tmp_path])
+
+
+def test_actors_file_must_match_folder(tmp_path: Path) -> None:
+    """actors.yaml names the municipality of its folder."""
+    folder = tmp_path / "testkommune"
+    folder.mkdir()
+    (folder / "actors.yaml").write_text(ACTORS.replace("municipality: testkommune", "municipality: x"),
+                                        encoding="utf-8")
+    with pytest.raises(RuleError, match=r"actors.yaml:1:15: municipality 'x' does not match"):
+        ansvar.Router([tmp_path])
+
+
+def test_event_must_live_in_its_file(tmp_path: Path) -> None:
+    """A pack for `afrusning` stored as another file name is refused."""
+    shipped = (ansvar.shipped_rules() / "aalborg" / "afrusning.yaml").read_text(encoding="utf-8")
+    make_pack(tmp_path, shipped.replace("municipality: aalborg", "municipality: testkommune"),
+              event="koerekort_stoffer")
+    with pytest.raises(RuleError, match=r"koerekort_stoffer.yaml:\d+:\d+: event 'afrusning' must live in"):
+        ansvar.Router([tmp_path])
+
+
+def test_non_utf8_file(tmp_path: Path) -> None:
+    """A rule file that is not UTF-8 is a RuleError naming the file."""
+    base = make_pack(tmp_path, "x")
+    (base / "testkommune" / "afrusning.yaml").write_bytes(b"pack: \xff\xfe\n")
+    with pytest.raises(RuleError, match=r"afrusning.yaml: not UTF-8"):
+        ansvar.Router([base])
+
+
+def test_not_a_directory(tmp_path: Path) -> None:
+    """A rule directory that does not exist is a RuleError."""
+    with pytest.raises(RuleError, match="not a directory"):
+        ansvar.Router([tmp_path / "missing"])
+
+
+def test_shipped_pack_copied_loads(tmp_path: Path) -> None:
+    """The shipped packs load from a copy, so the fixtures above fail for their defect alone."""
+    shutil.copytree(ansvar.shipped_rules(), tmp_path / "rules")
+    assert "aalborg" in ansvar.Router([tmp_path / "rules"]).municipalities()
