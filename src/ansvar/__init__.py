@@ -1,4 +1,4 @@
-"""ansvar: in this citizen's situation, who is responsible, and what happens next?
+"""ansvar: in this citizen's situation, who is responsible, and what happens next.
 
 Danish municipalities' guides for substance-abuse treatment, as YAML rule packs evaluated on durable_rules.
 
@@ -11,7 +11,7 @@ Danish municipalities' guides for substance-abuse treatment, as YAML rule packs 
 
 from __future__ import annotations
 
-import datetime as _dt
+import datetime as _dt  # noqa: ICN001 - private alias keeps the public namespace clean
 import threading as _threading
 from collections.abc import Iterable as _Iterable
 from collections.abc import Mapping as _Mapping

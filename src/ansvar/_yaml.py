@@ -51,19 +51,19 @@ def _pos(node: Node) -> tuple[int, int]:
 class _StrictLoader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2 booleans, no aliases, no duplicate keys, and positions on every node."""
 
-    yaml_implicit_resolvers = {
+    yaml_implicit_resolvers = {  # noqa: RUF012 - PyYAML's own class-level registry, copied not shared
         first: [(tag, rx) for tag, rx in resolvers if tag != _BOOL_TAG]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
 
-    def compose_node(self, parent: Node | None, index: int) -> Node | None:  # type: ignore[override]
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]
             raise YamlProblem("aliases (*name) are not allowed", event.start_mark.line + 1,
                               event.start_mark.column + 1)
-        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        return super().compose_node(parent, index)
 
-    def construct_mapping(self, node: MappingNode, deep: bool = False) -> LocatedDict:  # noqa: FBT001, FBT002
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> LocatedDict:  # noqa: FBT001, FBT002, ARG002 - PyYAML's signature; values are always built deep
         if not isinstance(node, MappingNode):
             raise YamlProblem("expected a mapping", *_pos(node))
         self.flatten_mapping(node)

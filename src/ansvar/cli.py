@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from ansvar import _yaml
-from ansvar.errors import AnsvarError, ConflictError, EngineError, NoResponsibleError, RuleError, SituationError
+from ansvar.errors import (
+    AnsvarError,
+    ConflictError,
+    EngineError,
+    NoResponsibleError,
+    RuleError,
+    SituationError,
+)
 from ansvar.router import Router
 
 EXIT_INPUT, EXIT_RULES, EXIT_ENGINE = 2, 3, 4

@@ -298,16 +298,19 @@ def _check_expression(name: str, expression: object, non_equality: set[str], dep
             raise ValueError(msg)
         for item in operand:
             _check_expression(name, item, non_equality, depth + 1)
-        return
-    if key.startswith("$"):
+    elif key.startswith("$"):
         if key not in _ENGINE_OPS or not isinstance(operand, dict) or len(operand) != 1:
             msg = f"{name}: operator {key!r} is not allowed, or its operand is not one field"
             raise ValueError(msg)
         ((field, value),) = operand.items()
         if expression != STATE_GUARD:
             non_equality.add(f"{key}:{field}:{value!r}")
+        _check_comparison(name, field, value)
     else:
-        field, value = key, operand
+        _check_comparison(name, key, operand)
+
+
+def _check_comparison(name: str, field: str, value: object) -> None:
     if field in RESERVED_FACTS - {"$s"} or (field.startswith("$") and field != "$s"):
         msg = f"{name}: field {field!r} is reserved by the engine"
         raise ValueError(msg)

@@ -17,6 +17,7 @@ safe pattern:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -111,10 +112,9 @@ class Ruleset:
                 _dre.delete_ruleset(handle)
 
     def __del__(self) -> None:
-        try:
+        # At interpreter shutdown the engine module may be gone already.
+        with contextlib.suppress(Exception):
             self.close()
-        except Exception:  # noqa: BLE001, S110 - interpreter shutdown: the engine may be gone already
-            pass
 
     def __repr__(self) -> str:
         return f"Ruleset({self.name!r})"

@@ -154,28 +154,19 @@ def load_pack(path: Path, municipality: Municipality) -> Pack:
     facts = fact_types(meta.event)
     compiled: dict[str, CompiledRule] = {}
     rules: dict[str, RuleSpec] = {}
-    seen_actions: dict[tuple[str, str], str] = {}
-    seen_warnings: dict[str, str] = {}
+    texts = _Texts(file)
     for index, rule in enumerate(spec.rules):
         loc: tuple[Any, ...] = ("rules", index)
         if rule.id in rules:
             raise file.error(f"duplicate rule id {rule.id!r}", (*loc, "id"), key=True)
         _check_actors(file, municipality, rule, loc)
-        for number, step in enumerate(rule.steps):
-            text = seen_actions.setdefault((step.actor, step.action), step.text)
-            if text != step.text:
-                raise file.error(f"action {step.action!r} of {step.actor!r} is given two different texts",
-                                 (*loc, "steps", number, "text"))
-        for number, warning in enumerate(rule.warnings):
-            if seen_warnings.setdefault(warning.id, warning.text) != warning.text:
-                raise file.error(f"warning {warning.id!r} is given two different texts",
-                                 (*loc, "warnings", number, "text"))
+        texts.check(rule, loc)
         when = file.data["rules"][index].get("when")
         try:
             alternatives = parse_condition(when, facts)
         except ConditionError as exc:
-            raise file.at(f"rule {rule.id!r}: {exc.message}", exc.position or _yaml.position(
-                file.data, (*loc, "when"))) from None
+            raise file.at(f"rule {rule.id!r}: {exc.message}",
+                          exc.position or _yaml.position(file.data, (*loc, "when"))) from None
         compiled[rule.id] = CompiledRule(rule.id, alternatives)
         rules[rule.id] = rule
     definition = to_ruleset(list(compiled.values()))
@@ -187,6 +178,25 @@ def load_pack(path: Path, municipality: Municipality) -> Pack:
     digest = hashlib.sha256(municipality.digest + b"\0" + file.raw).hexdigest()
     return Pack(path, spec, municipality, facts, compiled, rules,
                 {rule_id: rule.priority for rule_id, rule in rules.items()}, digest, ruleset)
+
+
+class _Texts:
+    """One Danish text per (actor, action) and per warning id across a pack: same id, same meaning."""
+
+    def __init__(self, file: _File) -> None:
+        self.file = file
+        self.actions: dict[tuple[str, str], str] = {}
+        self.warnings: dict[str, str] = {}
+
+    def check(self, rule: RuleSpec, loc: tuple[Any, ...]) -> None:
+        for number, step in enumerate(rule.steps):
+            if self.actions.setdefault((step.actor, step.action), step.text) != step.text:
+                message = f"action {step.action!r} of {step.actor!r} is given two different texts"
+                raise self.file.error(message, (*loc, "steps", number, "text"))
+        for number, warning in enumerate(rule.warnings):
+            if self.warnings.setdefault(warning.id, warning.text) != warning.text:
+                raise self.file.error(f"warning {warning.id!r} is given two different texts",
+                                      (*loc, "warnings", number, "text"))
 
 
 def _check_actors(file: _File, municipality: Municipality, rule: RuleSpec, loc: tuple[Any, ...]) -> None:

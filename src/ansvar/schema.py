@@ -65,6 +65,9 @@ class SourceRef(_Strict):
     document: Text | None = None
     section: Text
     passage: Text | None = Field(default=None, description="the guide's own words, quoted")
+    in_event: bool = Field(default=True, description=(
+        "the section lies under the event's own section (cited as '<event section> — <section>'); "
+        "false for the guide's introduction, its offers, or another document"))
 
 
 class Due(_Strict):

@@ -203,7 +203,7 @@ MODELS: dict[str, type[SituationBase]] = {
 }
 
 Situation = Annotated[
-    Union[*_MODELS],  # type: ignore[valid-type]  # noqa: UP007 - a runtime-built union
+    Union[*_MODELS],  # type: ignore[valid-type]
     Field(discriminator="event"),
 ]
 _ADAPTER: TypeAdapter[SituationBase] = TypeAdapter(Situation)
@@ -279,8 +279,9 @@ def parse_situation(data: SituationBase | Mapping[str, Any], *, where: str | Non
     event = data.get("event")
     if not isinstance(event, str):
         problem = "missing" if event is None else "must be a string"
-        raise SituationError([{"loc": ("event",), "msg": f"{problem}; known events: {', '.join(sorted(MODELS))}",
-                               "type": "event"}], where=where)
+        known = ", ".join(sorted(MODELS))
+        problem = f"{problem}; known events: {known}"
+        raise SituationError([{"loc": ("event",), "msg": problem, "type": "event"}], where=where)
     if event not in MODELS:
         raise UnknownEventError("event", event, MODELS)
     try:

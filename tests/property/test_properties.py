@@ -1,0 +1,103 @@
+"""Properties the guides state, checked over every valid situation of every shipped event."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import ansvar
+from ansvar import engine
+from ansvar.schema import ACTORS
+from tests.property.strategies import situations
+
+ROUTER = ansvar.default_router()
+EVENTS = [(m, e) for m in ROUTER.municipalities() for e in ROUTER.events(m)]
+ON = st.dates(dt.date(2019, 7, 1), dt.date(2030, 12, 31))
+
+
+@pytest.mark.parametrize(("municipality", "event"), EVENTS)
+def test_every_valid_situation_has_one_known_lead(municipality: str, event: str) -> None:
+    """Exactly one responsible actor, a known one; every step's actor known; deterministic; nothing left."""
+
+    @given(situation=situations(municipality, event), on=ON)
+    def check(situation: dict[str, Any], on: dt.date) -> None:
+        decision = ROUTER.route(situation, on=on)
+        actors = ROUTER.pack(municipality, event).municipality.spec.actors
+        assert decision.responsible in ACTORS
+        assert decision.responsible in actors
+        assert decision.responsible_name == actors[decision.responsible].name
+        leaders = {t.responsible for t in decision.trace if t.responsible and not t.overridden}
+        assert leaders == {decision.responsible}
+        for step in decision.steps:
+            assert step.actor in actors
+            assert step.text.strip()
+            assert step.source.document and step.source.section
+            assert step.due is None or step.due >= on
+        for warning in decision.warnings:
+            assert warning.source.document and warning.source.section
+        assert ROUTER.route(situation, on=on) == decision
+        assert engine.live_sessions() == 0
+
+    check()
+
+
+@pytest.mark.parametrize(("municipality", "event"), EVENTS)
+def test_medcom_only_with_consent(municipality: str, event: str) -> None:
+    """The unit messages the GP via MedCom only when the citizen consents (guide's introduction)."""
+
+    @given(situation=situations(municipality, event))
+    def check(situation: dict[str, Any]) -> None:
+        decision = ROUTER.route(situation, on=dt.date(2026, 11, 23))
+        medcom = [s for s in decision.steps if "medcom" in s.action]
+        if not situation.get("consent_medcom", False):
+            assert not medcom
+
+    check()
+
+
+@given(situation=situations("aalborg", "afrusning"))
+def test_admission_criteria_send_the_citizen_to_the_region(situation: dict[str, Any]) -> None:
+    """Seizures, delirium tremens or a suspected complicated course: the Region leads, the GP refers."""
+    decision = ROUTER.route(situation, on=dt.date(2026, 11, 23))
+    acute = any(situation.get(f) for f in ("seizures", "delirium_tremens", "complicated_course_suspected"))
+    assert (decision.responsible == "region_akutmodtagelse") == acute
+    if acute:
+        assert ("egen_laege", "henvis_til_akutmodtagelse") in {(s.actor, s.action) for s in decision.steps}
+
+
+@given(situation=situations("aalborg", "afrusning"))
+def test_klopoxid_never_by_phone_or_letter(situation: dict[str, Any]) -> None:
+    """A prescription asked for by phone or correspondence always carries the no-klopoxid warning."""
+    decision = ROUTER.route(situation, on=dt.date(2026, 11, 23))
+    remote = situation.get("prescription_channel") in {"telefon", "korrespondance"}
+    assert remote == ("ingen_klopoxid_per_telefon_eller_korrespondance" in {w.id for w in decision.warnings})
+
+
+@given(situation=situations("aalborg", "afrusning"))
+def test_home_nursing_only_fixed_and_at_most_three(situation: dict[str, Any]) -> None:
+    """Home nursing administers only a prescription fixed in FMK, at most 3 times a day."""
+    decision = ROUTER.route(situation, on=dt.date(2026, 11, 23))
+    administers = any(s.actor == "hjemmesygepleje" for s in decision.steps)
+    per_day = situation.get("administrations_per_day")
+    allowed = (situation.get("home_nursing_requested", False) and situation.get("fixed_in_fmk", False)
+               and (per_day is None or per_day <= 3))
+    assert administers == allowed
+
+
+def test_contacts_are_the_guides() -> None:
+    """Contacts carry the guide's numbers and the corrected address, never the old one."""
+    actors = ROUTER.pack("aalborg", "afrusning").municipality.spec.actors
+    assert actors["visitation"].contact is not None
+    assert actors["visitation"].contact.phone == "9931 5740"
+    assert actors["ferle"].contact is not None
+    assert actors["ferle"].contact.phone == "8137 3137"
+    assert "495 kr" in (actors["ferle"].contact.note or "")
+    assert actors["substitutionsbehandling"].contact is not None
+    assert actors["substitutionsbehandling"].contact.address == "Rantzausgade 8, 9000 Aalborg"
+    for municipality, event in EVENTS:
+        pack = ROUTER.pack(municipality, event)
+        assert "Kastetvej" not in pack.path.read_text(encoding="utf-8").replace("# ", "")

@@ -1,0 +1,189 @@
+"""The engine wrapper: every route goes through durable_rules, safely, leaving nothing behind."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Any
+
+import pytest
+
+import ansvar
+from ansvar import engine
+from ansvar.compiler import check_ruleset, to_ruleset
+from ansvar.errors import EngineError
+
+ON = dt.date(2026, 11, 23)
+DT = {"municipality": "aalborg", "event": "afrusning", "withdrawal_symptoms": True, "delirium_tremens": True}
+
+
+class CountingEngine:
+    """Wraps the C extension module and counts calls by name."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.calls: dict[str, int] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.real, name)
+        if not callable(attribute) or isinstance(attribute, type):
+            return attribute
+
+        def counted(*args: Any) -> Any:
+            self.calls[name] = self.calls.get(name, 0) + 1
+            return attribute(*args)
+
+        return counted
+
+
+def test_every_route_asserts_into_durable_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each route is one assert_fact and one delete_state on the durable_rules C engine."""
+    router = ansvar.default_router()
+    counting = CountingEngine(engine._dre)
+    monkeypatch.setattr(engine, "_dre", counting)
+    situations = [DT, {"municipality": "aalborg", "event": "afrusning"},
+                  {"municipality": "aalborg", "event": "afrusning", "wants_medical_help": True}]
+    answers = [router.route(s, on=ON).responsible for s in situations]
+    assert answers == ["region_akutmodtagelse", "borger", "egen_laege"]
+    assert counting.calls["assert_fact"] == 3
+    assert counting.calls["delete_state"] == 3
+    assert counting.calls["start_action_for_state"] == 3
+
+
+def test_answer_comes_from_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the engine fired nothing, routing has no answer: there is no Python fallback."""
+
+    class Silent(CountingEngine):
+        def __getattr__(self, name: str) -> Any:
+            if name == "start_action_for_state":
+                return lambda *_: None
+            return super().__getattr__(name)
+
+    monkeypatch.setattr(engine, "_dre", Silent(engine._dre))
+    with pytest.raises(ansvar.NoResponsibleError):
+        ansvar.default_router().route(DT, on=ON)
+    assert engine.live_sessions() == 0
+
+
+def test_no_session_outlives_a_route() -> None:
+    """After a route the engine itself no longer holds the session."""
+    router = ansvar.default_router()
+    router.route(DT, on=ON)
+    sid = str(engine.last_session_id())
+    assert engine.live_sessions() == 0
+    assert not engine.session_exists(router.pack("aalborg", "afrusning").ruleset, sid)
+
+
+def test_exception_in_a_firing_callback_is_raised_and_cleaned_up() -> None:
+    """A callback raising while rules fire propagates; the session is gone; the next call is right."""
+    ruleset = ansvar.default_router().pack("aalborg", "afrusning").ruleset
+
+    def boom(_: str) -> None:
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        ruleset.evaluate({"seizures": True, "wants_medical_help": False}, boom)
+    assert engine.live_sessions() == 0
+    assert not engine.session_exists(ruleset, str(engine.last_session_id()))
+    assert ansvar.default_router().route(DT, on=ON).responsible == "region_akutmodtagelse"
+
+
+def test_sanitise_refuses_reserved_and_odd_values() -> None:
+    """Reserved keys, floats, nested values and huge strings never reach the engine."""
+    for bad in ({"sid": "x"}, {"id": 1}, {"$s": 1}, {"x": 1.5}, {"x": {"y": 1}}, {"x": [1]},
+                {"x": "a" * 5000}, {"x": 2**60}, {"Bad": True}, {f"f{i}": True for i in range(201)}):
+        with pytest.raises(EngineError):
+            engine.sanitise(bad)
+
+
+@pytest.mark.parametrize("definition", [
+    {"r": {"all": [{"m": {"x": 1, "y": 2}}], "pri": 0}},                  # multi-key object
+    {"r": {"all": [{"m": {"$contains": {"x": 1}}}], "pri": 0}},           # unknown operator
+    {"r": {"all": [{"m": {"x": 1}}, {"n": {"y": 1}}], "pri": 0}},        # more than one pattern
+    {"r": {"all": [{"m": {"sid": "1"}}], "pri": 0}},                      # reserved key
+    {"r": {"all": [{"m": {"x": 1.5}}], "pri": 0}},                        # float constant
+    {"r": {"all": [{"m": {"x": {"$m": "y"}}}], "pri": 0}},                # object as value (a reference)
+    {"r": {"all": [{"m": {"x": 1}}], "pri": -1}},                         # negative pri
+    {"r": {"all": [], "pri": 0}},                                          # never fires
+    {"r": {"any": [{"m": {"x": 1}}], "pri": 0}},                          # `any` pattern
+    {f"r{i}": {"all": [{"m": {"x": i}}], "pri": 0} for i in range(401)},  # fan-out
+    {f"r{i}": {"all": [{"m": {"$lt": {"x": i}}}], "pri": 0} for i in range(61)},  # error 303 territory
+])
+def test_check_ruleset_refuses_shapes_the_engine_misreads(definition: dict[str, Any]) -> None:
+    """Shapes durable_rules misreads or crashes on are refused before it sees them."""
+    with pytest.raises(ValueError):  # noqa: PT011 - each message names its own shape
+        check_ruleset(definition)
+
+
+def test_compiled_rulesets_pass_the_check() -> None:
+    """Every shipped pack compiles to a shape the check accepts, with a catch-all rule."""
+    router = ansvar.default_router()
+    for municipality in router.municipalities():
+        for event in router.events(municipality):
+            pack = router.pack(municipality, event)
+            definition = to_ruleset(list(pack.compiled.values()))
+            check_ruleset(definition)
+            assert "__ansvar_catch_all__" in definition
+
+
+def test_eight_threads_route_at_once() -> None:
+    """8 threads routing concurrently get the serial answers, and no session survives."""
+    router = ansvar.default_router()
+    situations = [
+        DT,
+        {"municipality": "aalborg", "event": "afrusning", "wants_medical_help": True, "residence": "forsorgshjem"},
+        {"municipality": "aalborg", "event": "afrusning"},
+        {"municipality": "aalborg", "event": "afrusning", "home_nursing_requested": True,
+         "administrations_per_day": 5},
+    ]
+    serial = [router.route(s, on=ON) for s in situations]
+    errors: list[BaseException] = []
+    wrong: list[int] = []
+
+    def work(offset: int) -> None:
+        try:
+            for i in range(300):
+                k = (i + offset) % len(situations)
+                if router.route(situations[k], on=ON) != serial[k]:
+                    wrong.append(k)
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert not wrong
+    assert engine.live_sessions() == 0
+
+
+def test_five_thousand_routes_in_a_row() -> None:
+    """5,000 routes in a row: no crash, same answer, no session left."""
+    router = ansvar.default_router()
+    first = router.route(DT, on=ON)
+    before = engine.last_session_id()
+    for _ in range(5000):
+        assert router.route(DT, on=ON).responsible == first.responsible
+    assert engine.last_session_id() - before == 5000
+    assert engine.live_sessions() == 0
+    ruleset = router.pack("aalborg", "afrusning").ruleset
+    assert not any(engine.session_exists(ruleset, str(sid)) for sid in range(before, before + 5001, 250))
+
+
+def test_closed_ruleset_refuses() -> None:
+    """A ruleset unloaded from the engine cannot be evaluated by accident."""
+    ruleset = engine.Ruleset("test:closed", to_ruleset([]))
+    ruleset.close()
+    ruleset.close()
+    with pytest.raises(EngineError, match="closed"):
+        ruleset.evaluate({}, lambda _: None)
+
+
+def test_no_engine_threads() -> None:
+    """Loading and routing start no background threads (the stock Host starts two per instance)."""
+    before = threading.active_count()
+    router = ansvar.Router()
+    router.route(DT, on=ON)
+    assert threading.active_count() == before

@@ -1,0 +1,140 @@
+"""Typed situations: strict, complete, and silent about the citizen."""
+
+from __future__ import annotations
+
+import pytest
+
+import ansvar
+from ansvar.situation import MODELS, fact_types, parse_situation
+
+CONTRACT_EVENTS = {
+    "koerekort_alkohol", "koerekort_stoffer", "afrusning", "antabus_campral", "opioid_substitution",
+    "udtrapning_ordineret_opioid", "udtrapning_illegal_benzodiazepin", "udtrapning_ordineret_benzodiazepin",
+    "anden_medicin_substitution", "behandlingstilbud", "akutte_opioidabstinenser", "afklarende_samtale",
+    "udredning", "behandlingsforloeb", "paaroerendesamtale",
+}
+
+
+def test_every_contract_event_has_a_model() -> None:
+    """The contract's events are exactly the situation models."""
+    assert set(MODELS) == CONTRACT_EVENTS
+
+
+def test_common_facts_default_false() -> None:
+    """consent_medcom, anonymous and minor_children default to false on every event."""
+    for event in MODELS:
+        situation = parse_situation({"municipality": "aalborg", "event": event})
+        assert (situation.consent_medcom, situation.anonymous, situation.minor_children) == (False,) * 3
+
+
+@pytest.mark.parametrize(("facts", "field"), [
+    ({"delirum_tremens": True}, "delirum_tremens"),
+    ({"seizures": "yes"}, "seizures"),
+    ({"seizures": 1}, "seizures"),
+    ({"seizures": "true"}, "seizures"),
+    ({"administrations_per_day": "3"}, "administrations_per_day"),
+    ({"administrations_per_day": -1}, "administrations_per_day"),
+    ({"administrations_per_day": True}, "administrations_per_day"),
+    ({"residence": "hjemme"}, "residence"),
+    ({"consent_medcom": None}, "consent_medcom"),
+    ({"municipality": "Aalborg Kommune"}, "municipality"),
+])
+def test_bad_facts_name_their_field(facts: dict[str, object], field: str) -> None:
+    """A misspelt fact or a wrong type is a SituationError naming the field."""
+    data = {"municipality": "aalborg", "event": "afrusning", **facts}
+    with pytest.raises(ansvar.SituationError) as caught:
+        ansvar.route(data)
+    assert any(e["loc"][:1] == (field,) for e in caught.value.errors), caught.value.errors
+    assert field in str(caught.value)
+
+
+def test_missing_or_unknown_event() -> None:
+    """No event, or one the contract lacks, is an error listing the known events."""
+    with pytest.raises(ansvar.SituationError, match="event: missing; known events: .*afrusning"):
+        ansvar.route({"municipality": "aalborg"})
+    with pytest.raises(ansvar.UnknownEventError, match="known: .*afrusning"):
+        ansvar.route({"municipality": "aalborg", "event": "afruzning"})
+    with pytest.raises(ansvar.SituationError):
+        ansvar.route(["not", "a", "mapping"])  # type: ignore[arg-type]
+
+
+def test_unknown_municipality_lists_known() -> None:
+    """A municipality without packs is an UnknownEventError listing the known ones."""
+    with pytest.raises(ansvar.UnknownEventError, match="unknown municipality 'aarhus'; known: aalborg"):
+        ansvar.route({"municipality": "aarhus", "event": "afrusning"})
+
+
+def test_event_of_another_municipality() -> None:
+    """A contract event Aalborg does not cover lists Aalborg's events."""
+    with pytest.raises(ansvar.UnknownEventError, match="known: .*afrusning"):
+        ansvar.route({"municipality": "aalborg", "event": "paaroerendesamtale"})
+
+
+def test_typed_situation_routes_like_a_dict() -> None:
+    """A typed Situation model and the same dict give the same Decision."""
+    data = {"municipality": "aalborg", "event": "afrusning", "seizures": True}
+    model = parse_situation(data)
+    on = __import__("datetime").date(2026, 11, 23)
+    assert ansvar.route(model, on=on) == ansvar.route(data, on=on)
+
+
+def test_situation_is_frozen() -> None:
+    """A validated situation cannot be changed after validation."""
+    situation = parse_situation({"municipality": "aalborg", "event": "afrusning"})
+    with pytest.raises(Exception):  # noqa: B017, PT011 - pydantic's frozen error
+        situation.seizures = True  # type: ignore[misc]
+
+
+def test_no_citizen_data_in_reprs_or_errors() -> None:
+    """Reprs and error messages name fields, never the values a citizen gave."""
+    situation = parse_situation({"municipality": "aalborg", "event": "afrusning", "seizures": True,
+                                 "administrations_per_day": 2})
+    assert "True" not in repr(situation)
+    assert "2" not in repr(situation).replace("aalborg", "")
+    with pytest.raises(ansvar.SituationError) as caught:
+        ansvar.route({"municipality": "aalborg", "event": "afrusning", "residence": "Jens Hansen 010203-1234"})
+    assert "Jens" not in str(caught.value)
+    assert "1234" not in str(caught.value)
+    assert "Jens" not in repr(caught.value.errors)
+
+
+def test_schema_per_event() -> None:
+    """Each event's JSON Schema lists its facts and forbids others."""
+    for event in MODELS:
+        schema = ansvar.situation_schema(event)
+        assert schema["additionalProperties"] is False
+        assert set(fact_types(event)) <= set(schema["properties"])
+    assert ansvar.situation_schema("behandlingstilbud")["properties"]["form"]["anyOf"][0]["enum"] == [
+        "ambulant", "doegn", "efterbehandling", "substitution"]
+    with pytest.raises(ansvar.UnknownEventError):
+        ansvar.situation_schema("nope")
+
+
+def test_on_must_be_a_date() -> None:
+    """`on` is a date; a datetime or string is refused rather than guessed."""
+    import datetime as dt
+
+    with pytest.raises(ansvar.SituationError, match="on"):
+        ansvar.route({"municipality": "aalborg", "event": "afrusning"}, on=dt.datetime(2026, 1, 1))  # noqa: DTZ001
+    with pytest.raises(ansvar.SituationError):
+        ansvar.route({"municipality": "aalborg", "event": "afrusning"}, on="2026-01-01")  # type: ignore[arg-type]
+
+
+def test_before_valid_from_is_an_error() -> None:
+    """Routing on a date before the guide is in force is an error, not an answer."""
+    import datetime as dt
+
+    with pytest.raises(ansvar.RoutingError, match="in force from 2019-07-01"):
+        ansvar.route({"municipality": "aalborg", "event": "afrusning"}, on=dt.date(2019, 6, 30))
+
+
+def test_route_many_keeps_order_and_names_the_bad_index() -> None:
+    """route_many answers in order; a bad situation raises naming its index, with no partial answers."""
+    import datetime as dt
+
+    on = dt.date(2026, 11, 23)
+    batch = [{"municipality": "aalborg", "event": "afrusning", "seizures": True},
+             {"municipality": "aalborg", "event": "afrusning"}]
+    assert [d.responsible for d in ansvar.route_many(batch, on=on)] == ["region_akutmodtagelse", "borger"]
+    with pytest.raises(ansvar.SituationError, match="situation 1: "):
+        ansvar.route_many([batch[0], {"municipality": "aalborg", "event": "afrusning", "x": 1}], on=on)
