@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ansvar import _yaml
-from ansvar.situation import FactType
+from ansvar.situation import RESERVED_NAMES, FactType
 
 #: Engine limits (see docs/durable-rules.md): kept with a margin, refused at load time.
 MAX_ENGINE_RULES = 400  # > 512 distinct children under one node makes create_ruleset loop forever
@@ -43,7 +43,7 @@ MAX_PRIORITY = 65_534  # `pri` is an unsigned short; 65,535 is the catch-all's
 CATCH_ALL = "__ansvar_catch_all__"
 SEPARATOR = "__"
 STATE_GUARD: dict[str, Any] = {"$nex": {"$s": 1}}
-RESERVED_FACTS = frozenset({"sid", "id", "$s"})
+RESERVED_FACTS = RESERVED_NAMES
 OPERATORS = ("eq", "ne", "in", "not_in", "lt", "le", "gt", "ge")
 _ENGINE_OPS = frozenset({"$and", "$or", "$neq", "$lt", "$lte", "$gt", "$gte", "$ex", "$nex"})
 _ORDERING = {"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}

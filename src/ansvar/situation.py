@@ -229,7 +229,14 @@ class FactType:
         return base + (" or null" if self.nullable else "")
 
 
+#: Keys durable_rules reads as its own (session id, fact id, state marker): never fact names.
+RESERVED_NAMES = frozenset({"sid", "id", "$s"})
+
+
 def _fact_type(name: str, annotation: Any, metadata: list[Any]) -> FactType:  # noqa: ANN401
+    if name in RESERVED_NAMES:
+        msg = f"fact {name!r} is a name durable_rules reserves; rename it"
+        raise TypeError(msg)
     args = typing.get_args(annotation)
     nullable = isinstance(annotation, types.UnionType | type(Union[int, None])) and type(None) in args  # noqa: UP007
     inner = next((a for a in args if a is not type(None)), annotation) if nullable else annotation

@@ -187,3 +187,59 @@ def test_no_engine_threads() -> None:
     router = ansvar.Router()
     router.route(DT, on=ON)
     assert threading.active_count() == before
+
+
+def test_engine_error_rebuilds_the_ruleset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After an engine error mid-evaluation the old handle is abandoned and a fresh ruleset serves."""
+    ruleset = engine.Ruleset("test:rebuild", to_ruleset([]))
+    old = ruleset._handle
+    real = engine._dre
+
+    class Failing(CountingEngine):
+        def __getattr__(self, name: str) -> Any:
+            if name == "assert_fact":
+                def fail(*_: Any) -> Any:
+                    raise real.error("Could not assert fact, error code: 303")
+                return fail
+            return super().__getattr__(name)
+
+    monkeypatch.setattr(engine, "_dre", Failing(real))
+    with pytest.raises(EngineError, match="error 303"):
+        ruleset.evaluate({"x": True}, lambda _: None)
+    monkeypatch.setattr(engine, "_dre", real)
+    assert ruleset._handle != old
+    fired: list[str] = []
+    ruleset.evaluate({"x": True}, fired.append)
+    assert fired == []
+    assert engine.live_sessions() == 0
+    ruleset.close()
+
+
+def test_parse_error_is_bad_input_and_keeps_the_ruleset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fact the engine cannot parse (error 202) is an EngineError; the ruleset stays as it was."""
+    ruleset = engine.Ruleset("test:parse", to_ruleset([]))
+    old = ruleset._handle
+    real = engine._dre
+
+    class Refusing(CountingEngine):
+        def __getattr__(self, name: str) -> Any:
+            if name == "assert_fact":
+                def refuse(*_: Any) -> Any:
+                    raise real.error("Could not assert fact, error code: 202")
+                return refuse
+            return super().__getattr__(name)
+
+    monkeypatch.setattr(engine, "_dre", Refusing(real))
+    with pytest.raises(EngineError, match="error 202"):
+        ruleset.evaluate({"x": True}, lambda _: None)
+    assert ruleset._handle == old
+    ruleset.close()
+
+
+def test_reserved_fact_names_cannot_be_defined() -> None:
+    """A situation model with a fact named like an engine key is refused when its types are read."""
+    from ansvar.situation import _fact_type
+
+    for name in ("sid", "id"):
+        with pytest.raises(TypeError, match="reserves"):
+            _fact_type(name, bool, [])
