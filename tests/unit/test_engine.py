@@ -189,24 +189,29 @@ def test_no_engine_threads() -> None:
     assert threading.active_count() == before
 
 
-def test_engine_error_rebuilds_the_ruleset(monkeypatch: pytest.MonkeyPatch) -> None:
-    """After an engine error mid-evaluation the old handle is abandoned and a fresh ruleset serves."""
-    ruleset = engine.Ruleset("test:rebuild", to_ruleset([]))
-    old = ruleset._handle
+def failing_assert(code: int) -> CountingEngine:
+    """The real engine, except that assert_fact raises the engine's error `code`."""
     real = engine._dre
 
     class Failing(CountingEngine):
         def __getattr__(self, name: str) -> Any:
             if name == "assert_fact":
                 def fail(*_: Any) -> Any:
-                    raise real.error("Could not assert fact, error code: 303")
+                    raise real.error(f"Could not assert fact, error code: {code}")
                 return fail
             return super().__getattr__(name)
 
-    monkeypatch.setattr(engine, "_dre", Failing(real))
-    with pytest.raises(EngineError, match="error 303"):
-        ruleset.evaluate({"x": True}, lambda _: None)
-    monkeypatch.setattr(engine, "_dre", real)
+    return Failing(real)
+
+
+def test_engine_error_rebuilds_the_ruleset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After an engine error mid-evaluation the old handle is abandoned and a fresh ruleset serves."""
+    ruleset = engine.Ruleset("test:rebuild", to_ruleset([]))
+    old = ruleset._handle
+    with monkeypatch.context() as patch:
+        patch.setattr(engine, "_dre", failing_assert(303))
+        with pytest.raises(EngineError, match="error 303"):
+            ruleset.evaluate({"x": True}, lambda _: None)
     assert ruleset._handle != old
     fired: list[str] = []
     ruleset.evaluate({"x": True}, fired.append)
@@ -219,20 +224,11 @@ def test_parse_error_is_bad_input_and_keeps_the_ruleset(monkeypatch: pytest.Monk
     """A fact the engine cannot parse (error 202) is an EngineError; the ruleset stays as it was."""
     ruleset = engine.Ruleset("test:parse", to_ruleset([]))
     old = ruleset._handle
-    real = engine._dre
-
-    class Refusing(CountingEngine):
-        def __getattr__(self, name: str) -> Any:
-            if name == "assert_fact":
-                def refuse(*_: Any) -> Any:
-                    raise real.error("Could not assert fact, error code: 202")
-                return refuse
-            return super().__getattr__(name)
-
-    monkeypatch.setattr(engine, "_dre", Refusing(real))
+    monkeypatch.setattr(engine, "_dre", failing_assert(202))
     with pytest.raises(EngineError, match="error 202"):
         ruleset.evaluate({"x": True}, lambda _: None)
     assert ruleset._handle == old
+    monkeypatch.undo()
     ruleset.close()
 
 
