@@ -108,10 +108,15 @@ Conjunction = tuple[Test, ...]
 
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
-    """A rule's alternatives (normal form) and the engine rule name of each."""
+    """A rule's alternatives (normal form), each's tests as the trace shows them, and engine names."""
 
     rule_id: str
     alternatives: tuple[Conjunction, ...]
+    shown: tuple[tuple[str, ...], ...] = ()
+
+    def __post_init__(self) -> None:
+        shown = tuple(tuple(str(test) for test in alternative) for alternative in self.alternatives)
+        object.__setattr__(self, "shown", shown)
 
     def engine_name(self, index: int) -> str:
         """The engine's name for alternative `index`."""

@@ -3,8 +3,10 @@
 Hit policy. Every rule whose conditions hold fires. Among the fired rules that name a `responsible` actor,
 the one with the highest `priority` holds the lead. Two fired rules at that top priority that name different
 actors are a defect of the pack (`ConflictError`), never resolved by file order; no fired rule naming a
-responsible actor is `NoResponsibleError`. Steps and warnings collect from every fired rule in firing order
-(file order), each (actor, action) step and each warning id once.
+responsible actor is `NoResponsibleError`. A fired rule whose lead claim is outranked is overridden: it stays
+in the trace, marked so, and its steps and warnings are dropped (they belong to a branch the guide did not
+take). Steps and warnings of every other fired rule collect in firing order (file order), each
+(actor, action) step and each warning id once.
 """
 
 from __future__ import annotations
@@ -38,13 +40,14 @@ class Router:
         dirs = [Path(d) for d in rule_dirs] if rule_dirs is not None else [shipped_rules()]
         self.rule_dirs: tuple[Path, ...] = tuple(dirs)
         self._packs: dict[tuple[str, str], Pack] = load_packs(dirs)
+        self._municipalities = frozenset(m for m, _ in self._packs)
 
     def __repr__(self) -> str:
         return f"Router({len(self._packs)} packs over {', '.join(map(str, self.rule_dirs))})"
 
     def municipalities(self) -> list[str]:
         """The municipalities the loaded packs cover."""
-        return sorted({m for m, _ in self._packs})
+        return sorted(self._municipalities)
 
     def events(self, municipality: str) -> dict[str, str]:
         """The events a municipality's packs cover, each with its Danish title."""
@@ -54,14 +57,14 @@ class Router:
 
     def pack(self, municipality: str, event: str) -> Pack:
         """The loaded pack of one municipality's event."""
-        self._check_municipality(municipality)
-        try:
-            return self._packs[municipality, event]
-        except KeyError:
-            raise UnknownEventError(f"event for {municipality}", event, self.events(municipality)) from None
+        found = self._packs.get((municipality, event))
+        if found is None:
+            self._check_municipality(municipality)
+            raise UnknownEventError(f"event for {municipality}", event, self.events(municipality))
+        return found
 
     def _check_municipality(self, municipality: str) -> None:
-        if not any(m == municipality for m, _ in self._packs):
+        if municipality not in self._municipalities:
             raise UnknownEventError("municipality", municipality, self.municipalities())
 
     def route(self, situation: SituationBase | Mapping[str, Any], on: dt.date | None = None) -> Decision:
@@ -129,9 +132,7 @@ def _conditions_held(pack: Pack, fired_alternatives: Sequence[str]) -> dict[str,
     for name in fired_alternatives:
         rule_id, _, index = name.rpartition(SEPARATOR)
         conditions = held.setdefault(rule_id, [])
-        for test in pack.compiled[rule_id].alternatives[int(index)]:
-            if str(test) not in conditions:
-                conditions.append(str(test))
+        conditions.extend(t for t in pack.compiled[rule_id].shown[int(index)] if t not in conditions)
     return held
 
 
