@@ -239,3 +239,29 @@ def test_reserved_fact_names_cannot_be_defined() -> None:
     for name in ("sid", "id"):
         with pytest.raises(TypeError, match="reserves"):
             _fact_type(name, bool, [])
+
+
+def test_engine_error_while_firing_never_deletes_the_broken_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An engine error while rules fire: no delete_state on that session (it may crash); fresh ruleset."""
+    router = ansvar.Router()
+    ruleset = router.pack("aalborg", "afrusning").ruleset
+    old = ruleset._handle
+    real = engine._dre
+
+    class BreaksMidway(CountingEngine):
+        def __getattr__(self, name: str) -> Any:
+            if name == "complete_and_start_action":
+                def fail(*_: Any) -> Any:
+                    raise real.error("Could not complete action, error code: 303")
+                return fail
+            return super().__getattr__(name)
+
+    counting = BreaksMidway(real)
+    with monkeypatch.context() as patch:
+        patch.setattr(engine, "_dre", counting)
+        with pytest.raises(EngineError, match="while rules fired"):
+            router.route(DT, on=ON)
+    assert "delete_state" not in counting.calls
+    assert ruleset._handle != old
+    assert engine.live_sessions() == 0
+    assert router.route(DT, on=ON).responsible == "region_akutmodtagelse"
