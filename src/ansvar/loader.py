@@ -46,7 +46,6 @@ class Pack:
     facts: Mapping[str, FactType]
     compiled: dict[str, CompiledRule]
     rules: dict[str, RuleSpec]
-    priority_of: dict[str, int]
     content_hash: str
     ruleset: Ruleset = field(repr=False)
 
@@ -176,8 +175,7 @@ def load_pack(path: Path, municipality: Municipality) -> Pack:
     except ValueError as exc:
         raise file.error(f"the rules exceed what durable_rules evaluates safely: {exc}", ("rules",)) from None
     digest = hashlib.sha256(municipality.digest + b"\0" + file.raw).hexdigest()
-    return Pack(path, spec, municipality, facts, compiled, rules,
-                {rule_id: rule.priority for rule_id, rule in rules.items()}, digest, ruleset)
+    return Pack(path, spec, municipality, facts, compiled, rules, digest, ruleset)
 
 
 class _Texts:
