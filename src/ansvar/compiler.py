@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ansvar import _yaml
@@ -43,7 +43,6 @@ MAX_PRIORITY = 65_534  # `pri` is an unsigned short; 65,535 is the catch-all's
 CATCH_ALL = "__ansvar_catch_all__"
 SEPARATOR = "__"
 STATE_GUARD: dict[str, Any] = {"$nex": {"$s": 1}}
-RESERVED_FACTS = RESERVED_NAMES
 OPERATORS = ("eq", "ne", "in", "not_in", "lt", "le", "gt", "ge")
 _ENGINE_OPS = frozenset({"$and", "$or", "$neq", "$lt", "$lte", "$gt", "$gte", "$ex", "$nex"})
 _ORDERING = {"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}
@@ -112,7 +111,7 @@ class CompiledRule:
 
     rule_id: str
     alternatives: tuple[Conjunction, ...]
-    shown: tuple[tuple[str, ...], ...] = ()
+    shown: tuple[tuple[str, ...], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         shown = tuple(tuple(str(test) for test in alternative) for alternative in self.alternatives)
@@ -316,7 +315,7 @@ def _check_expression(name: str, expression: object, non_equality: set[str], dep
 
 
 def _check_comparison(name: str, field: str, value: object) -> None:
-    if field in RESERVED_FACTS - {"$s"} or (field.startswith("$") and field != "$s"):
+    if field in RESERVED_NAMES - {"$s"} or (field.startswith("$") and field != "$s"):
         msg = f"{name}: field {field!r} is reserved by the engine"
         raise ValueError(msg)
     if isinstance(value, dict | list | float) or value is None:

@@ -27,8 +27,9 @@ from typing import Any, Final
 
 import durable_rules_engine as _dre
 
-from ansvar.compiler import RESERVED_FACTS, check_ruleset
+from ansvar.compiler import check_ruleset
 from ansvar.errors import EngineError
+from ansvar.situation import RESERVED_NAMES
 
 #: One lock for the whole process: durable_rules is not thread-safe, across rulesets either.
 LOCK: Final = threading.RLock()
@@ -61,7 +62,7 @@ def sanitise(fact: Mapping[str, object]) -> dict[str, FactValue]:
         raise EngineError(msg)
     clean: dict[str, FactValue] = {}
     for name, value in fact.items():
-        if name in RESERVED_FACTS or not _FACT_NAME.match(name):
+        if name in RESERVED_NAMES or not _FACT_NAME.match(name):
             msg = f"fact name {name!r} is reserved or malformed"
             raise EngineError(msg)
         if value is None:
@@ -138,21 +139,20 @@ class Ruleset:
                 msg = f"durable_rules refused the fact (error {code})"
                 raise EngineError(msg) from None
             _live_sessions.add((handle, sid))
+            broken = False
             try:
                 self._fire(handle, state, on_fire)
             except _dre.error as exc:
                 # The session is in an unknown state: deleting it may crash the process. Never touch this
                 # handle again (its memory, and this session with it, is unreachable from here on).
-                _live_sessions.discard((handle, sid))
+                broken = True
                 self._rebuild()
                 msg = f"durable_rules failed while rules fired (error {_error_code(exc)})"
                 raise EngineError(msg) from None
-            except BaseException:
+            finally:
                 _live_sessions.discard((handle, sid))
-                _dre.delete_state(handle, sid)
-                raise
-            _live_sessions.discard((handle, sid))
-            _dre.delete_state(handle, sid)
+                if not broken:
+                    _dre.delete_state(handle, sid)
 
     @staticmethod
     def _fire(handle: int, state: int, on_fire: Callable[[str], None]) -> None:
