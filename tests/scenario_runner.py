@@ -15,7 +15,8 @@ A scenario file:
           warnings: [...]            # exactly these ids, in this order
           warnings_include: [...]
           warnings_exclude: [...]
-          due: {egen_laege.henvis_til_akutmodtagelse: 0}       # days after `on`; null: no deadline
+          due: {egen_laege.henvis_til_akutmodtagelse: 0}       # days after `on`, or a date; null: none
+          overdue: {behandler.telefonisk_opfoelgning_1_maaned: 12}  # a `frist_overskredet` warning, days
           contact: {borger.kontakt_visitation: {phone: "9931 5740"}}   # subset of the step's contact
           text_contains: {ferle.udfoer_urinproever: ["495 kr"]}       # substrings of a step's text
           error: SituationError      # instead of the above: routing raises this ansvar error
@@ -33,7 +34,7 @@ from ansvar import _yaml
 
 DEFAULT_ON = dt.date(2026, 11, 23)
 KEYS = {"responsible", "steps", "steps_include", "steps_exclude", "warnings", "warnings_include",
-        "warnings_exclude", "due", "contact", "text_contains", "error"}
+        "warnings_exclude", "due", "overdue", "contact", "text_contains", "error"}
 
 
 @dataclass
@@ -108,8 +109,11 @@ def check(router: ansvar.Router, sc: Scenario) -> None:
     steps = {f"{s.actor}.{s.action}": s for s in d.steps}
     for key, days in expect.get("due", {}).items():
         assert key in steps, f"no step {key}{ctx}"
-        want = None if days is None else sc.on + dt.timedelta(days=days)
+        want = days if days is None or isinstance(days, dt.date) else sc.on + dt.timedelta(days=days)
         assert steps[key].due == want, f"{key} due {steps[key].due}, expected {want}{ctx}"
+    overdue = {w.step: w.days_overdue for w in d.warnings if w.id == "frist_overskredet"}
+    for key, days in expect.get("overdue", {}).items():
+        assert overdue.get(key) == days, f"{key} overdue {overdue.get(key)}, expected {days}{ctx}"
     for key, fields in expect.get("contact", {}).items():
         assert key in steps, f"no step {key}{ctx}"
         contact = steps[key].contact

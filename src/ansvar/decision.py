@@ -53,6 +53,10 @@ class DecisionWarning(_Frozen):
     text: str
     source: Source
     rule: str | None = Field(default=None, description="the rule that raised it; None for the pack's own")
+    step: str | None = Field(default=None, description=(
+        "`frist_overskredet`: the step whose deadline has passed, as actor.action"))
+    due: dt.date | None = Field(default=None, description="`frist_overskredet`: the deadline that passed")
+    days_overdue: int | None = Field(default=None, description="`frist_overskredet`: days past the deadline")
 
 
 class TraceEntry(_Frozen):
@@ -60,14 +64,30 @@ class TraceEntry(_Frozen):
 
     rule: str
     priority: int
+    layer: str | None = Field(default=None, description="the layer whose pack holds the rule")
     responsible: str | None = Field(description="the actor this rule claims the lead for, if any")
     overridden: bool = Field(default=False, description="its lead claim was outranked: steps dropped")
     conditions: tuple[str, ...] = Field(description="the tests that held; empty for a rule that always holds")
     source: Source
 
 
+class LayerInfo(_Frozen):
+    """One layer's pack that contributed rules: whose document, which version, in force when."""
+
+    layer: str
+    kind: str = Field(description="national, region or municipality")
+    document: str
+    version: str
+    valid_from: dt.date
+    review_by: dt.date | None
+
+
 class PackInfo(_Frozen):
-    """The rule pack that answered, so the answer can be replayed."""
+    """The rule pack that answered, so the answer can be replayed.
+
+    document, version and dates are those of the most specific layer's pack (the municipality's own,
+    where it has one); `layers` lists every layer's pack that contributed, top (national law) first.
+    """
 
     municipality: str
     event: str
@@ -76,7 +96,8 @@ class PackInfo(_Frozen):
     version: str
     valid_from: dt.date
     review_by: dt.date | None
-    content_hash: str = Field(description="sha256 of the pack's rule and actor files")
+    content_hash: str = Field(description="sha256 of every layer and rule file the answer rests on")
+    layers: tuple[LayerInfo, ...] = ()
 
 
 class Decision(_Frozen):

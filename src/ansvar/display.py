@@ -41,8 +41,8 @@ def render_text(decision: Decision) -> str:
         for warning in decision.warnings:
             lines += _wrap(warning.text, "  ! ")
     lines += ["", "Kilder:"]
-    for source in decision.sources:
-        lines += _wrap(f"{source.document} — {source.section}", "  - ")
+    for cited in dict.fromkeys(f"{s.document} — {s.section}" for s in decision.sources):
+        lines += _wrap(cited, "  - ")
     lines += ["", "Sporing (regler der fyrede):"]
     for entry in decision.trace:
         held = " og ".join(entry.conditions) or "altid"

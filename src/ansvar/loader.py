@@ -1,7 +1,12 @@
-"""Finds rule packs on disk, validates them, and compiles each into an engine ruleset.
+"""Finds rule layers on disk, validates their packs, and composes each municipality's packs for the engine.
 
-A rule directory holds one folder per municipality (or is itself one): `actors.yaml` plus one
-`<event>.yaml` per event. Any problem raises `RuleError` with the file, line and column.
+A rule directory holds one folder per layer (or is itself one): `layer.yaml` plus one `<event>.yaml` per
+event the layer speaks to. Layers chain by `inherits` (a municipality inherits its region, the region the
+national law), across all the directories given, so a user's own folder may add a municipality under the
+shipped region. A municipality covers an event when some layer of its chain has a standalone pack for it;
+its pack for that event is the rules of every layer of the chain, top down, where a lower layer's rule
+replaces an inherited one only with `overrides: <layer>` and drops one only through `omit:`.
+Any problem raises `RuleError` with the file, line and column.
 """
 
 from __future__ import annotations
@@ -19,40 +24,11 @@ from ansvar import _yaml
 from ansvar.compiler import CompiledRule, ConditionError, parse_condition, to_ruleset
 from ansvar.engine import Ruleset
 from ansvar.errors import RuleError
-from ansvar.schema import ACTORS, ActorsFile, RuleFile, RuleSpec
+from ansvar.schema import ACTORS, ROUTING_DATE, ActorSpec, LayerFile, PackMeta, RuleFile, RuleSpec
 from ansvar.situation import MODELS, FactType, fact_types
 
-ACTORS_FILE = "actors.yaml"
+LAYER_FILE = "layer.yaml"
 _M = TypeVar("_M", bound=BaseModel)
-
-
-@dataclass(frozen=True, slots=True)
-class Municipality:
-    """A municipality's actors, from its `actors.yaml`."""
-
-    id: str
-    path: Path
-    spec: ActorsFile
-    digest: bytes
-
-
-@dataclass(slots=True)
-class Pack:
-    """One event's rules for one municipality, compiled and loaded into the engine."""
-
-    path: Path
-    spec: RuleFile
-    municipality: Municipality
-    facts: Mapping[str, FactType]
-    compiled: dict[str, CompiledRule]
-    rules: dict[str, RuleSpec]
-    content_hash: str
-    ruleset: Ruleset = field(repr=False)
-
-    @property
-    def event(self) -> str:
-        """The event id."""
-        return self.spec.pack.event
 
 
 class _File:
@@ -92,57 +68,184 @@ class _File:
                              key=first["type"] == "extra_forbidden") from None
 
 
-def find_municipality_dirs(rule_dirs: Iterable[Path]) -> list[Path]:
-    """Every municipality folder under the given rule directories, in order."""
+@dataclass(frozen=True, slots=True, eq=False)
+class Layer:
+    """A layer of rules (national law, a region, a municipality): its file, parent and actors."""
+
+    id: str
+    path: Path
+    spec: LayerFile
+    file: _File = field(repr=False)
+    parent: Layer | None
+    actors: Mapping[str, ActorSpec] = field(repr=False)
+
+    @property
+    def kind(self) -> str:
+        """national, region or municipality."""
+        return self.spec.kind
+
+    def chain(self) -> tuple[Layer, ...]:
+        """This layer and those it inherits from, top (national) first."""
+        out: list[Layer] = []
+        layer: Layer | None = self
+        while layer is not None:
+            out.append(layer)
+            layer = layer.parent
+        return tuple(reversed(out))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class LayerPack:
+    """One layer's rules for one event, validated and with conditions parsed (not yet in the engine)."""
+
+    path: Path
+    file: _File = field(repr=False)
+    spec: RuleFile = field(repr=False)
+    layer: Layer
+    compiled: Mapping[str, CompiledRule] = field(repr=False)
+
+    @property
+    def meta(self) -> PackMeta:
+        """The pack header: document, version, dates, section."""
+        return self.spec.pack
+
+    def rule_loc(self, rule_id: str) -> tuple[Any, ...]:
+        """Where a rule of this pack sits in its file, for error positions."""
+        index = next(i for i, r in enumerate(self.spec.rules) if r.id == rule_id)
+        return ("rules", index)
+
+
+@dataclass(slots=True)
+class Pack:
+    """A municipality's rules for one event, every layer of its chain composed, loaded into the engine."""
+
+    municipality: Layer
+    event: str
+    parts: tuple[LayerPack, ...]
+    rules: dict[str, RuleSpec]
+    origin: dict[str, LayerPack]
+    compiled: dict[str, CompiledRule]
+    facts: Mapping[str, FactType]
+    content_hash: str
+    ruleset: Ruleset = field(repr=False)
+
+    @property
+    def meta(self) -> PackMeta:
+        """The header of the most specific layer's pack (the municipality's own, where it has one)."""
+        return self.parts[-1].meta
+
+    @property
+    def path(self) -> Path:
+        """The file of the most specific layer's pack."""
+        return self.parts[-1].path
+
+    @property
+    def actors(self) -> Mapping[str, ActorSpec]:
+        """The municipality's actors, inherited names and contacts included."""
+        return self.municipality.actors
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """Everything loaded from some rule directories: layers, their packs, and the composed packs."""
+
+    layers: Mapping[str, Layer]
+    layer_packs: Mapping[tuple[str, str], LayerPack]
+    packs: Mapping[tuple[str, str], Pack]
+
+
+def find_layer_dirs(rule_dirs: Iterable[Path]) -> list[Path]:
+    """Every layer folder under the given rule directories, in order."""
     found: list[Path] = []
     for base in rule_dirs:
         if not base.is_dir():
             raise RuleError("not a directory of rule packs", base)
-        if (base / ACTORS_FILE).is_file():
+        if (base / LAYER_FILE).is_file():
             found.append(base)
-        else:
-            found.extend(sorted(d for d in base.iterdir() if d.is_dir() and (d / ACTORS_FILE).is_file()))
+            continue
+        for folder in sorted(d for d in base.iterdir() if d.is_dir() and not d.name.startswith((".", "_"))):
+            if (folder / LAYER_FILE).is_file():
+                found.append(folder)
+            elif any(folder.glob("*.yaml")):
+                hint = (" (actors.yaml became layer.yaml with `layer:` and `kind:`; see docs/rule-format.md)"
+                        if (folder / "actors.yaml").is_file() else "")
+                raise RuleError(f"a folder of rule files without {LAYER_FILE}{hint}", folder)
     return found
 
 
-def load_packs(rule_dirs: Iterable[Path]) -> dict[tuple[str, str], Pack]:
-    """Load every pack under `rule_dirs`, keyed by (municipality, event)."""
+def load(rule_dirs: Iterable[Path]) -> Catalogue:
+    """Load every layer and pack under `rule_dirs` and compose each municipality's packs."""
+    folders = find_layer_dirs(rule_dirs)
+    files: dict[str, tuple[Path, _File, LayerFile]] = {}
+    for folder in folders:
+        file = _File(folder / LAYER_FILE)
+        spec = file.validate(LayerFile)
+        if spec.layer != folder.name:
+            raise file.error(f"layer {spec.layer!r} does not match its folder {folder.name!r}", ("layer",))
+        if spec.layer in files:
+            raise file.error(f"layer {spec.layer!r} is also defined in {files[spec.layer][0]}", ("layer",))
+        for actor in spec.actors:
+            if actor not in ACTORS:
+                raise file.error(f"unknown actor {actor!r}{_suggest(actor, ACTORS)}", ("actors", actor))
+        files[spec.layer] = (folder, file, spec)
+    layers: dict[str, Layer] = {}
+    for layer_id in files:
+        _resolve(layer_id, files, layers, ())
+    layer_packs: dict[tuple[str, str], LayerPack] = {}
+    for layer in layers.values():
+        for path in sorted(layer.path.glob("*.yaml")):
+            if path.name != LAYER_FILE:
+                pack = load_layer_pack(path, layer)
+                layer_packs[layer.id, pack.meta.event] = pack
     packs: dict[tuple[str, str], Pack] = {}
-    for folder in find_municipality_dirs(rule_dirs):
-        municipality = load_municipality(folder)
-        for path in sorted(folder.glob("*.yaml")):
-            if path.name == ACTORS_FILE:
-                continue
-            pack = load_pack(path, municipality)
-            key = (municipality.id, pack.event)
-            if key in packs:
-                raise RuleError(f"event {pack.event!r} of {municipality.id!r} is also defined in "
-                                f"{packs[key].path}", path, 1, 1)
-            packs[key] = pack
-    return packs
+    for layer in layers.values():
+        for event in sorted({e for (lid, e) in layer_packs if lid in {x.id for x in layer.chain()}}):
+            parts = tuple(layer_packs[x.id, event] for x in layer.chain() if (x.id, event) in layer_packs)
+            rules, origin = compose(parts)
+            if layer.kind == "municipality" and any(p.meta.standalone for p in parts):
+                packs[layer.id, event] = _build(layer, event, parts, rules, origin)
+    return Catalogue(layers, layer_packs, packs)
 
 
-def load_municipality(folder: Path) -> Municipality:
-    """Load and check a municipality's `actors.yaml`."""
-    file = _File(folder / ACTORS_FILE)
-    spec = file.validate(ActorsFile)
-    if spec.municipality != folder.name:
-        raise file.error(f"municipality {spec.municipality!r} does not match its folder {folder.name!r}",
-                         ("municipality",))
-    for actor in spec.actors:
-        if actor not in ACTORS:
-            raise file.error(f"unknown actor {actor!r}{_suggest(actor, ACTORS)}", ("actors", actor))
-    return Municipality(spec.municipality, folder, spec, file.raw)
+def load_packs(rule_dirs: Iterable[Path]) -> dict[tuple[str, str], Pack]:
+    """Every municipality's composed pack under `rule_dirs`, keyed by (municipality, event)."""
+    return dict(load(rule_dirs).packs)
 
 
-def load_pack(path: Path, municipality: Municipality) -> Pack:
-    """Load, check and compile one event's rule file."""
+def _resolve(layer_id: str, files: Mapping[str, tuple[Path, _File, LayerFile]], layers: dict[str, Layer],
+             seen: tuple[str, ...]) -> Layer:
+    if layer_id in layers:
+        return layers[layer_id]
+    folder, file, spec = files[layer_id]
+    parent: Layer | None = None
+    if spec.inherits is not None:
+        if spec.inherits in seen or spec.inherits == layer_id:
+            cycle = " -> ".join((*seen, layer_id, spec.inherits))
+            raise file.error(f"layers inherit in a circle: {cycle}", ("inherits",))
+        if spec.inherits not in files:
+            raise file.error(f"inherits unknown layer {spec.inherits!r}{_suggest(spec.inherits, files)}; "
+                             "give its rule directory too (e.g. Router([shipped_rules(), ...]))", ("inherits",))
+        parent = _resolve(spec.inherits, files, layers, (*seen, layer_id))
+        if not LayerFile.may_inherit(spec.kind, parent.kind):
+            raise file.error(f"a {spec.kind} layer cannot inherit from the {parent.kind} layer {parent.id!r}",
+                             ("inherits",))
+    actors: dict[str, ActorSpec] = dict(parent.actors) if parent else {}
+    for actor, own in spec.actors.items():
+        above = actors.get(actor)
+        actors[actor] = own if own.contact is not None or above is None else ActorSpec(
+            name=own.name, contact=above.contact)
+    layer = Layer(spec.layer, folder, spec, file, parent, actors)
+    layers[layer_id] = layer
+    return layer
+
+
+def load_layer_pack(path: Path, layer: Layer) -> LayerPack:
+    """Load and check one layer's rule file for one event; conditions parsed, nothing in the engine yet."""
     file = _File(path)
     spec = file.validate(RuleFile)
     meta = spec.pack
-    if meta.municipality != municipality.id:
-        raise file.error(f"pack municipality {meta.municipality!r} does not match its folder "
-                         f"{municipality.id!r}", ("pack", "municipality"))
+    if meta.layer != layer.id:
+        raise file.error(f"pack layer {meta.layer!r} does not match its folder {layer.id!r}", ("pack", "layer"))
     if meta.event not in MODELS:
         raise file.error(f"unknown event {meta.event!r}{_suggest(meta.event, MODELS)}; known: "
                          f"{', '.join(sorted(MODELS))}", ("pack", "event"))
@@ -152,14 +255,13 @@ def load_pack(path: Path, municipality: Municipality) -> Pack:
         raise file.error("review_by lies before valid_from", ("pack", "review_by"))
     facts = fact_types(meta.event)
     compiled: dict[str, CompiledRule] = {}
-    rules: dict[str, RuleSpec] = {}
-    texts = _Texts(file)
+    seen: set[str] = set()
     for index, rule in enumerate(spec.rules):
         loc: tuple[Any, ...] = ("rules", index)
-        if rule.id in rules:
+        if rule.id in seen:
             raise file.error(f"duplicate rule id {rule.id!r}", (*loc, "id"), key=True)
-        _check_actors(file, municipality, rule, loc)
-        texts.check(rule, loc)
+        seen.add(rule.id)
+        _check_actors(file, layer, rule, loc)
         when = file.data["rules"][index].get("when")
         try:
             alternatives = parse_condition(when, facts)
@@ -167,37 +269,86 @@ def load_pack(path: Path, municipality: Municipality) -> Pack:
             raise file.at(f"rule {rule.id!r}: {exc.message}",
                           exc.position or _yaml.position(file.data, (*loc, "when"))) from None
         compiled[rule.id] = CompiledRule(rule.id, alternatives)
-        rules[rule.id] = rule
+        _check_due(file, rule, compiled[rule.id], facts, loc)
+    return LayerPack(path, file, spec, layer, compiled)
+
+
+def compose(parts: Sequence[LayerPack]) -> tuple[dict[str, RuleSpec], dict[str, LayerPack]]:
+    """The rules of one event down a chain of layers, top first: inherited, replaced, omitted, added."""
+    rules: dict[str, RuleSpec] = {}
+    origin: dict[str, LayerPack] = {}
+    for part in parts:
+        for rule_id in part.meta.omit:
+            if rule_id not in rules:
+                raise part.file.error(f"omit names rule {rule_id!r}, which no layer above defines for event "
+                                      f"{part.meta.event!r}", ("pack", "omit", rule_id), key=True)
+            del rules[rule_id]
+            del origin[rule_id]
+        for index, rule in enumerate(part.spec.rules):
+            loc = ("rules", index)
+            above = origin.get(rule.id)
+            if above is None and rule.overrides is not None:
+                raise part.file.error(f"rule {rule.id!r} overrides {rule.overrides!r}, but no layer above "
+                                      f"defines a rule {rule.id!r} for event {part.meta.event!r}",
+                                      (*loc, "overrides"))
+            if above is not None:
+                where = f"{above.path}:{_yaml.position(above.file.data, above.rule_loc(rule.id))[0]}"  # type: ignore[index]
+                if rule.overrides is None:
+                    raise part.file.error(f"rule {rule.id!r} is already defined by layer {above.layer.id!r} "
+                                          f"({where}); to replace it, add `overrides: {above.layer.id}`",
+                                          (*loc, "id"))
+                if rule.overrides != above.layer.id:
+                    raise part.file.error(f"rule {rule.id!r} comes from layer {above.layer.id!r} ({where}), "
+                                          f"not {rule.overrides!r}", (*loc, "overrides"))
+            rules[rule.id] = rule  # a replacement keeps the place of the rule it replaces
+            origin[rule.id] = part
+    _check_texts(rules, origin)
+    return rules, origin
+
+
+def _build(municipality: Layer, event: str, parts: tuple[LayerPack, ...], rules: dict[str, RuleSpec],
+           origin: dict[str, LayerPack]) -> Pack:
+    last = parts[-1]
+    for rule_id, rule in rules.items():
+        part = origin[rule_id]
+        for number, step in enumerate(rule.steps):
+            if step.contact is not None and municipality.actors[step.contact].contact is None:
+                raise part.file.error(f"actor {step.contact!r} has no contact details in the layers of "
+                                      f"{municipality.id!r}", (*part.rule_loc(rule_id), "steps", number, "contact"))
+    compiled = {rule_id: origin[rule_id].compiled[rule_id] for rule_id in rules}
     definition = to_ruleset(list(compiled.values()))
-    name = f"ansvar:{municipality.id}:{meta.event}:{hashlib.sha256(file.raw).hexdigest()[:12]}"
+    digest = hashlib.sha256()
+    for layer in municipality.chain():
+        digest.update(layer.file.raw + b"\0")
+    for part in parts:
+        digest.update(part.file.raw + b"\0")
+    content_hash = digest.hexdigest()
+    name = f"ansvar:{municipality.id}:{event}:{content_hash[:12]}"
     try:
         ruleset = Ruleset(name, definition)
     except ValueError as exc:
-        raise file.error(f"the rules exceed what durable_rules evaluates safely: {exc}", ("rules",)) from None
-    digest = hashlib.sha256(municipality.digest + b"\0" + file.raw).hexdigest()
-    return Pack(path, spec, municipality, facts, compiled, rules, digest, ruleset)
+        raise last.file.error(f"the rules exceed what durable_rules evaluates safely: {exc}", ("rules",)) from None
+    return Pack(municipality, event, parts, rules, origin, compiled, fact_types(event), content_hash, ruleset)
 
 
-class _Texts:
-    """One Danish text per (actor, action) and per warning id across a pack: same id, same meaning."""
-
-    def __init__(self, file: _File) -> None:
-        self.file = file
-        self.actions: dict[tuple[str, str], str] = {}
-        self.warnings: dict[str, str] = {}
-
-    def check(self, rule: RuleSpec, loc: tuple[Any, ...]) -> None:
+def _check_texts(rules: Mapping[str, RuleSpec], origin: Mapping[str, LayerPack]) -> None:
+    """One Danish text per (actor, action) and per warning id, across layers: same id, same meaning."""
+    actions: dict[tuple[str, str], str] = {}
+    warnings: dict[str, str] = {}
+    for rule_id, rule in rules.items():
+        part = origin[rule_id]
+        loc = part.rule_loc(rule_id)
         for number, step in enumerate(rule.steps):
-            if self.actions.setdefault((step.actor, step.action), step.text) != step.text:
+            if actions.setdefault((step.actor, step.action), step.text) != step.text:
                 message = f"action {step.action!r} of {step.actor!r} is given two different texts"
-                raise self.file.error(message, (*loc, "steps", number, "text"))
+                raise part.file.error(message, (*loc, "steps", number, "text"))
         for number, warning in enumerate(rule.warnings):
-            if self.warnings.setdefault(warning.id, warning.text) != warning.text:
-                raise self.file.error(f"warning {warning.id!r} is given two different texts",
+            if warnings.setdefault(warning.id, warning.text) != warning.text:
+                raise part.file.error(f"warning {warning.id!r} is given two different texts",
                                       (*loc, "warnings", number, "text"))
 
 
-def _check_actors(file: _File, municipality: Municipality, rule: RuleSpec, loc: tuple[Any, ...]) -> None:
+def _check_actors(file: _File, layer: Layer, rule: RuleSpec, loc: tuple[Any, ...]) -> None:
     named: list[tuple[str, tuple[Any, ...]]] = []
     if rule.responsible is not None:
         named.append((rule.responsible, (*loc, "responsible")))
@@ -205,15 +356,44 @@ def _check_actors(file: _File, municipality: Municipality, rule: RuleSpec, loc: 
         named.append((step.actor, (*loc, "steps", number, "actor")))
         if step.contact is not None:
             named.append((step.contact, (*loc, "steps", number, "contact")))
-    known = municipality.spec.actors
+    known = layer.actors
     for actor, where in named:
         if actor not in known:
             hint = _suggest(actor, known) or (
-                f" (a contract actor, but {municipality.id}/actors.yaml does not name it)"
+                f" (a contract actor, but no {LAYER_FILE} of layer {layer.id!r} or above names it)"
                 if actor in ACTORS else "")
             raise file.error(f"unknown actor {actor!r}{hint}", where)
-        if where[-1] == "contact" and known[actor].contact is None:
-            raise file.error(f"actor {actor!r} has no contact details in actors.yaml", where)
+
+
+def _check_due(file: _File, rule: RuleSpec, compiled: CompiledRule, facts: Mapping[str, FactType],
+               loc: tuple[Any, ...]) -> None:
+    """A deadline counts from date facts the rule's condition guarantees are set, or from `on`."""
+    for number, step in enumerate(rule.steps):
+        if step.due is None:
+            continue
+        where = (*loc, "steps", number, "due", "from")
+        for name in step.due.from_:
+            if name != ROUTING_DATE and (name not in facts or facts[name].kind != "date"):
+                dates = [f for f, t in facts.items() if t.kind == "date"] + [ROUTING_DATE]
+                raise file.error(f"due counts from {name!r}, which is not a date fact of this event "
+                                 f"(dates: {', '.join(dates)}){_suggest(name, dates)}", where)
+        if ROUTING_DATE in step.due.from_:
+            continue
+        for alternative in compiled.alternatives:
+            if not any(_sets(test, name) for test in alternative for name in step.due.from_):
+                names = " or ".join(repr(n) for n in step.due.from_)
+                first = step.due.from_[0]
+                raise file.error(f"due counts from {names}, which may be null when rule {rule.id!r} fires; "
+                                 f"add `{first}: {{ne: null}}` to its `when`, or end `from` with `on`", where)
+
+
+def _sets(test: Any, name: str) -> bool:  # noqa: ANN401 - a compiler.Test
+    """Whether a test holding implies fact `name` is not null."""
+    if test.fact != name:
+        return False
+    if test.op == "ne":
+        return bool(test.value is None)
+    return test.value is not None
 
 
 def _suggest(name: str, known: Iterable[str]) -> str:

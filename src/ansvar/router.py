@@ -5,8 +5,13 @@ the one with the highest `priority` holds the lead. Two fired rules at that top 
 actors are a defect of the pack (`ConflictError`), never resolved by file order; no fired rule naming a
 responsible actor is `NoResponsibleError`. A fired rule whose lead claim is outranked is overridden: it stays
 in the trace, marked so, and its steps and warnings are dropped (they belong to a branch the guide did not
-take). Steps and warnings of every other fired rule collect in firing order (file order), each
-(actor, action) step and each warning id once.
+take). Steps and warnings of every other fired rule collect in firing order (layer by layer, top down, then
+file order), each (actor, action) step and each warning id once.
+
+Deadlines. A step's `due` counts calendar months, then days, from a date of the situation or from `on`
+(python-dateutil does the month arithmetic: 31 January + 1 month is 28 or 29 February). A deadline that lies
+before `on` adds a `frist_overskredet` warning naming the step and the days overdue. Routing before any
+contributing layer's `valid_from` is an error; after a layer's `review_by`, the decision warns.
 """
 
 from __future__ import annotations
@@ -17,12 +22,18 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
+
 from ansvar.compiler import SEPARATOR, engine_value
-from ansvar.decision import Contact, Decision, DecisionWarning, PackInfo, Source, Step, TraceEntry
+from ansvar.decision import Contact, Decision, DecisionWarning, LayerInfo, PackInfo, Source, Step, TraceEntry
 from ansvar.errors import ConflictError, NoResponsibleError, RoutingError, SituationError, UnknownEventError
-from ansvar.loader import Pack, load_packs
-from ansvar.schema import RuleSpec, SourceRef
-from ansvar.situation import SituationBase, parse_situation
+from ansvar.loader import LayerPack, Pack, load_packs
+from ansvar.schema import ROUTING_DATE, Due, RuleSpec, SourceRef
+from ansvar.situation import EARLIEST_DATE, LATEST_DATE, SituationBase, parse_situation
+
+#: Warning ids the router itself raises (fixed meaning across packs).
+REVIEW_WARNING = "vejledning_over_revisionsdato"
+OVERDUE_WARNING = "frist_overskredet"
 
 
 def shipped_rules() -> Path:
@@ -52,7 +63,7 @@ class Router:
     def events(self, municipality: str) -> dict[str, str]:
         """The events a municipality's packs cover, each with its Danish title."""
         self._check_municipality(municipality)
-        return {event: pack.spec.pack.title for (m, event), pack in sorted(self._packs.items())
+        return {event: pack.meta.title for (m, event), pack in sorted(self._packs.items())
                 if m == municipality}
 
     def pack(self, municipality: str, event: str) -> Pack:
@@ -80,14 +91,14 @@ class Router:
 
     def _route(self, situation: SituationBase, on: dt.date) -> Decision:
         pack = self.pack(situation.municipality, situation.event)
-        meta = pack.spec.pack
-        if on < meta.valid_from:
-            raise RoutingError(f"{meta.document!r} ({pack.path.name}) is in force from {meta.valid_from}; "
-                               f"cannot route on {on}")
+        for part in pack.parts:
+            if on < part.meta.valid_from:
+                raise RoutingError(f"{part.meta.document!r} ({part.layer.id}/{part.path.name}) is in force from "
+                                   f"{part.meta.valid_from}; cannot route on {on}")
         fact = {name: engine_value(getattr(situation, name)) for name in pack.facts}
         fired: list[str] = []
         pack.ruleset.evaluate(fact, fired.append)
-        return _decide(pack, fired, on)
+        return _decide(pack, situation, fired, on)
 
 
 def _check_date(on: dt.date | None) -> dt.date:
@@ -96,33 +107,44 @@ def _check_date(on: dt.date | None) -> dt.date:
     if not isinstance(on, dt.date) or isinstance(on, dt.datetime):
         problem = {"loc": ("on",), "msg": "must be a date (not a datetime)", "type": "date_type"}
         raise SituationError([problem])
+    if not EARLIEST_DATE <= on <= LATEST_DATE:
+        problem = {"loc": ("on",), "msg": f"must lie between {EARLIEST_DATE} and {LATEST_DATE}",
+                   "type": "date_range"}
+        raise SituationError([problem])
     return on
 
 
-def _decide(pack: Pack, fired_alternatives: Sequence[str], on: dt.date) -> Decision:
+def _decide(pack: Pack, situation: SituationBase, fired_alternatives: Sequence[str], on: dt.date) -> Decision:
     held = _conditions_held(pack, fired_alternatives)
     fired = [pack.rules[rule_id] for rule_id in held]
     responsible, top = _lead(pack, fired)
-    build = _Builder(pack, on)
+    build = _Builder(pack, situation, on)
     for rule in fired:
         overridden = rule.responsible is not None and rule.priority < top
         build.add(rule, tuple(held[rule.id]), overridden=overridden)
-    meta = pack.spec.pack
-    if meta.review_by is not None and on > meta.review_by:
-        build.warnings.setdefault("vejledning_over_revisionsdato", DecisionWarning(
-            id="vejledning_over_revisionsdato",
-            text=f"Vejledningen skulle have været revideret senest {meta.review_by:%d.%m.%Y}; "
-                 "kontrollér, at den stadig gælder.",
-            source=Source(document=meta.document, section=meta.section), rule=None))
-    actors = pack.municipality.spec.actors
+    build.overdue()
+    for part in pack.parts:
+        review_by = part.meta.review_by
+        if review_by is not None and on > review_by:
+            build.warn(DecisionWarning(
+                id=REVIEW_WARNING,
+                text=f"{part.meta.document} (version {part.meta.version}) skulle have været revideret senest "
+                     f"{review_by:%d.%m.%Y}; kontrollér, at den stadig gælder.",
+                source=Source(document=part.meta.document, section=part.meta.section), rule=None),
+                key=(REVIEW_WARNING, part.layer.id))
+    meta = pack.meta
+    actors = pack.actors
     return Decision(
-        municipality=meta.municipality, event=meta.event, on=on,
+        municipality=pack.municipality.id, event=pack.event, on=on,
         responsible=responsible, responsible_name=actors[responsible].name,
         steps=tuple(build.steps.values()), warnings=tuple(build.warnings.values()),
         sources=tuple(build.sources.values()), trace=tuple(build.trace),
-        pack=PackInfo(municipality=meta.municipality, event=meta.event, title=meta.title,
+        pack=PackInfo(municipality=pack.municipality.id, event=pack.event, title=meta.title,
                       document=meta.document, version=meta.version, valid_from=meta.valid_from,
-                      review_by=meta.review_by, content_hash=pack.content_hash),
+                      review_by=meta.review_by, content_hash=pack.content_hash,
+                      layers=tuple(LayerInfo(layer=p.layer.id, kind=p.layer.kind, document=p.meta.document,
+                                             version=p.meta.version, valid_from=p.meta.valid_from,
+                                             review_by=p.meta.review_by) for p in pack.parts)),
     )
 
 
@@ -141,51 +163,89 @@ def _lead(pack: Pack, fired: Sequence[RuleSpec]) -> tuple[str, int]:
     claims = [r for r in fired if r.responsible is not None]
     if not claims:
         names = ", ".join(r.id for r in fired) or "none"
-        raise NoResponsibleError(f"{pack.path.name}: no rule named a responsible actor for this situation "
-                                 f"(fired: {names})")
+        raise NoResponsibleError(f"{pack.municipality.id}/{pack.event}: no rule named a responsible actor for "
+                                 f"this situation (fired: {names})")
     top = max(r.priority for r in claims)
     leaders = {r.responsible for r in claims if r.priority == top}
     if len(leaders) > 1:
         rivals = ", ".join(f"{r.id} -> {r.responsible}" for r in claims if r.priority == top)
-        raise ConflictError(f"{pack.path.name}: rules of equal priority {top} claim the lead: {rivals}")
+        raise ConflictError(f"{pack.municipality.id}/{pack.event}: rules of equal priority {top} claim the "
+                            f"lead: {rivals}")
     (responsible,) = leaders
     assert responsible is not None  # noqa: S101 - claims only holds rules naming one
     return responsible, top
 
 
+def due_date(due: Due, situation: SituationBase, on: dt.date) -> dt.date:
+    """The date a deadline falls on: calendar months, then days, after the first `from` date that is set.
+
+    >>> import ansvar
+    >>> s = ansvar.parse_situation({"municipality": "rebild", "event": "behandlingsforloeb",
+    ...                             "treatment_ended_on": "2024-01-31"})
+    >>> due_date(Due(months=1, **{"from": "treatment_ended_on"}), s, dt.date(2024, 3, 1))
+    datetime.date(2024, 2, 29)
+    """
+    for name in due.from_:
+        start = on if name == ROUTING_DATE else getattr(situation, name)
+        if start is not None:
+            return start + relativedelta(months=due.months, days=due.days)  # type: ignore[no-any-return]
+    # The loader refuses a deadline whose dates the rule's condition does not guarantee.
+    msg = f"deadline counts from {', '.join(due.from_)}, and none is set"
+    raise AssertionError(msg)
+
+
 class _Builder:
     """Collects a Decision's trace, steps, warnings and sources, rule by rule, each once."""
 
-    def __init__(self, pack: Pack, on: dt.date) -> None:
+    def __init__(self, pack: Pack, situation: SituationBase, on: dt.date) -> None:
         self.pack = pack
+        self.situation = situation
         self.on = on
-        self.actors = pack.municipality.spec.actors
+        self.actors = pack.actors
         self.trace: list[TraceEntry] = []
         self.steps: dict[tuple[str, str], Step] = {}
-        self.warnings: dict[str, DecisionWarning] = {}
+        self.warnings: dict[tuple[str, ...], DecisionWarning] = {}
         self.sources: dict[tuple[str, str, str | None], Source] = {}
 
     def add(self, rule: RuleSpec, conditions: tuple[str, ...], *, overridden: bool) -> None:
-        rule_source = self.source(rule.source)
-        self.trace.append(TraceEntry(rule=rule.id, priority=rule.priority, responsible=rule.responsible,
-                                     overridden=overridden, conditions=conditions, source=rule_source))
+        part = self.pack.origin[rule.id]
+        rule_source = self.source(rule.source, part)
+        self.trace.append(TraceEntry(rule=rule.id, priority=rule.priority, layer=part.layer.id,
+                                     responsible=rule.responsible, overridden=overridden,
+                                     conditions=conditions, source=rule_source))
         if overridden:
             return
         for step in rule.steps:
             self.steps.setdefault((step.actor, step.action), Step(
                 actor=step.actor, actor_name=self.actors[step.actor].name, action=step.action,
-                text=step.text, due=self.on + dt.timedelta(days=step.due.days) if step.due else None,
+                text=step.text, due=due_date(step.due, self.situation, self.on) if step.due else None,
                 contact=self.contact(step.contact),
-                source=self.source(step.source) if step.source else rule_source, rule=rule.id))
+                source=self.source(step.source, part) if step.source else rule_source, rule=rule.id))
         for warning in rule.warnings:
-            self.warnings.setdefault(warning.id, DecisionWarning(
+            self.warn(DecisionWarning(
                 id=warning.id, text=warning.text,
-                source=self.source(warning.source) if warning.source else rule_source, rule=rule.id))
+                source=self.source(warning.source, part) if warning.source else rule_source, rule=rule.id))
 
-    def source(self, ref: SourceRef) -> Source:
+    def warn(self, warning: DecisionWarning, key: tuple[str, ...] | None = None) -> None:
+        self.warnings.setdefault(key or (warning.id,), warning)
+
+    def overdue(self) -> None:
+        """A warning for every step whose deadline lies before the routing date."""
+        for step in self.steps.values():
+            if step.due is None or step.due >= self.on:
+                continue
+            days = (self.on - step.due).days
+            self.warn(DecisionWarning(
+                id=OVERDUE_WARNING,
+                text=f"Fristen {step.due:%d.%m.%Y} er overskredet med {days} {'dag' if days == 1 else 'dage'}: "
+                     f"{step.actor_name}: {step.text}",
+                source=step.source, rule=step.rule, step=f"{step.actor}.{step.action}", due=step.due,
+                days_overdue=days), key=(OVERDUE_WARNING, step.actor, step.action))
+
+    def source(self, ref: SourceRef, part: LayerPack) -> Source:
         # A passage under the event's own section is cited below it; the guide's introduction, another
         # section, or another document (a law, the regional agreement) is cited as the rule names it.
-        meta = self.pack.spec.pack
+        meta = part.meta
         in_event = ref.in_event and ref.document is None
         key = (ref.document or meta.document, f"{meta.section} — {ref.section}" if in_event else ref.section,
                ref.passage)

@@ -1,7 +1,10 @@
 """Pydantic models of the two kinds of rule file; every model forbids unknown keys.
 
-`rules/<municipality>/actors.yaml` names the municipality and its actors (Danish display name, contact).
-`rules/<municipality>/<event>.yaml` holds one event's pack metadata and rules. The format is described in
+Rules come in layers: national law, a region's health agreement, a municipality's guide. Each layer is a
+folder: `<layer>/layer.yaml` names the layer, the layer it inherits from, and its actors (Danish display
+name, contact); `<layer>/<event>.yaml` holds that layer's pack for one event. A municipality routes an event
+with the rules of every layer of its chain, top down; a lower layer replaces an inherited rule only by
+saying so (`overrides:`) and drops one only by naming it (`omit:`). The format is described in
 docs/rule-format.md; conditions (`when`) are checked and compiled by `ansvar.compiler`, which needs their
 positions, so here they stay plain YAML data.
 """
@@ -9,9 +12,9 @@ positions, so here they stay plain YAML data.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
@@ -51,12 +54,24 @@ class ActorSpec(_Strict):
     contact: Contact | None = None
 
 
-class ActorsFile(_Strict):
-    """`actors.yaml`: the municipality and its actors."""
+LayerKind = Literal["national", "region", "municipality"]
+_KIND_ORDER: dict[str, int] = {"national": 0, "region": 1, "municipality": 2}
 
-    municipality: Id
+
+class LayerFile(_Strict):
+    """`layer.yaml`: a layer of rules (national law, a region, a municipality) and its actors."""
+
+    layer: Id
+    kind: LayerKind
     name: Text
-    actors: dict[Id, ActorSpec] = Field(min_length=1)
+    inherits: Id | None = Field(default=None, description="the layer above, e.g. a municipality's region")
+    actors: dict[Id, ActorSpec] = Field(default_factory=dict, description=(
+        "display names and contacts; a lower layer's entry replaces the name and, when given, the contact"))
+
+    @staticmethod
+    def may_inherit(kind: str, parent_kind: str) -> bool:
+        """Whether a layer of `kind` may inherit from one of `parent_kind` (law above region above town)."""
+        return _KIND_ORDER[parent_kind] < _KIND_ORDER[kind]
 
 
 class SourceRef(_Strict):
@@ -70,10 +85,27 @@ class SourceRef(_Strict):
         "false for the guide's introduction, its offers, or another document"))
 
 
-class Due(_Strict):
-    """A deadline as an offset from the routing date `on`."""
+def _one_or_more(value: object) -> object:
+    return (value,) if isinstance(value, str) else value
 
-    days: Annotated[int, Field(ge=0, le=3650)]
+
+#: The pseudo-fact a deadline may count from: the routing date.
+ROUTING_DATE = "on"
+
+
+class Due(_Strict):
+    """A deadline: calendar months, then days, after the first of `from` that is set (default: `on`).
+
+    `from` names date facts of the event, or `on` (the routing date); the first that is not null counts.
+    Months are calendar months (31 January + 1 month is the last day of February).
+    """
+
+    days: Annotated[int, Field(ge=-3650, le=3650)] = 0
+    months: Annotated[int, Field(ge=0, le=120)] = 0
+    from_: Annotated[tuple[Id, ...], BeforeValidator(_one_or_more), Field(
+        alias="from", min_length=1, max_length=4)] = (ROUTING_DATE,)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, populate_by_name=True)
 
 
 class StepSpec(_Strict):
@@ -100,6 +132,8 @@ class RuleSpec(_Strict):
 
     id: Id
     priority: Annotated[int, Field(ge=0, le=1000)] = 0
+    overrides: Id | None = Field(default=None, description=(
+        "the layer above whose rule of the same id this rule replaces"))
     when: dict[str, Any] | None = Field(default=None, description="conditions; absent: always")
     responsible: Id | None = None
     steps: list[StepSpec] = Field(default_factory=list)
@@ -119,7 +153,7 @@ class RuleSpec(_Strict):
 class PackMeta(_Strict):
     """Which guide a pack encodes, for which event, and when that guide is in force."""
 
-    municipality: Id
+    layer: Id
     event: Id
     title: Text = Field(description="the event's Danish title, as the guide words it")
     document: Text
@@ -127,6 +161,11 @@ class PackMeta(_Strict):
     valid_from: dt.date
     review_by: dt.date | None = Field(description="null: the document names no review date")
     section: Text = Field(description="the guide's section for this event")
+    standalone: bool = Field(default=True, description=(
+        "false: the pack only adds to the event's pack of a lower layer, so alone it makes no layer "
+        "cover the event (e.g. a law's deadline that names no responsible actor)"))
+    omit: dict[Id, Text] = Field(default_factory=dict, description=(
+        "inherited rules this layer drops, each with the reason"))
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 

@@ -14,11 +14,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Strict, TypeAdapter, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from ansvar.errors import SituationError, UnknownEventError
 
+#: The dates a situation (and `on`) may carry: wide enough for any case, narrow enough for date arithmetic.
+EARLIEST_DATE = dt.date(1900, 1, 1)
+LATEST_DATE = dt.date(2199, 12, 31)
+
 Bool = Annotated[bool, Strict(), Field(default=False)]
+Date = Annotated[dt.date | None, Field(default=None, ge=EARLIEST_DATE, le=LATEST_DATE)]
 Count = Annotated[int | None, Strict(), Field(default=None, ge=0, le=1000)]
 Substance = Literal["alkohol", "stoffer"]
 Residence = Literal["eget_hjem", "forsorgshjem", "opholdssted"]
@@ -157,7 +163,7 @@ class AfklarendeSamtale(SituationBase):
 
     event: Literal["afklarende_samtale"]
     substance: Substance | None = None
-    held_on: dt.date | None = None
+    held_on: Date = Field(description="the day of the clarifying conversation")
     anonymous_conversations_held: Count
 
 
@@ -167,7 +173,7 @@ class Udredning(SituationBase):
     event: Literal["udredning"]
     substance: Substance | None = None
     substitution: Bool
-    clarifying_conversation_on: dt.date | None = None
+    clarifying_conversation_on: Date
     returning_client: Bool
 
 
@@ -176,11 +182,24 @@ class Behandlingsforloeb(SituationBase):
 
     event: Literal["behandlingsforloeb"]
     substance: Substance | None = None
-    clarifying_conversation_on: dt.date | None = None
-    treatment_started_on: dt.date | None = None
-    grant_expires_on: dt.date | None = None
-    treatment_ended_on: dt.date | None = None
+    clarifying_conversation_on: Date
+    treatment_started_on: Date
+    grant_expires_on: Date
+    treatment_ended_on: Date
     wants_residential: Bool
+
+    @field_validator("treatment_started_on", "treatment_ended_on")
+    @classmethod
+    def _dates_in_order(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        # The course runs clarifying conversation -> treatment start -> treatment end.
+        earlier = {"treatment_started_on": ("clarifying_conversation_on",),
+                   "treatment_ended_on": ("clarifying_conversation_on", "treatment_started_on")}
+        for name in earlier[info.field_name or ""]:
+            before = info.data.get(name)
+            if value is not None and before is not None and value < before:
+                msg = f"lies before {name}"
+                raise PydanticCustomError("date_order", msg)
+        return value
 
 
 class Paaroerendesamtale(SituationBase):

@@ -7,7 +7,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from ansvar.situation import FactType, fact_types
+from ansvar.errors import SituationError
+from ansvar.situation import FactType, fact_types, parse_situation
 
 
 def fact_values(fact: FactType) -> st.SearchStrategy[Any]:
@@ -30,4 +31,13 @@ def situations(municipality: str, event: str) -> st.SearchStrategy[dict[str, Any
     facts = fact_types(event)
     given = st.fixed_dictionaries(
         {}, optional={name: fact_values(fact) for name, fact in facts.items()})
-    return given.map(lambda d: {"municipality": municipality, "event": event, **d})
+    return given.map(lambda d: {"municipality": municipality, "event": event, **d}).filter(_valid)
+
+
+def _valid(situation: dict[str, Any]) -> bool:
+    # Facts valid one by one can still contradict each other (a treatment ending before it started).
+    try:
+        parse_situation(situation)
+    except SituationError:
+        return False
+    return True

@@ -78,9 +78,10 @@ def test_broken_rules_exit_3(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     """A broken rule directory is exit 3 with file:line:col."""
     folder = tmp_path / "x"
     folder.mkdir()
-    (folder / "actors.yaml").write_text("municipality: x\nname: X\nactors:\n  borger: {name: B}\n  bad: {name: C}\n")
+    (folder / "layer.yaml").write_text(
+        "layer: x\nkind: municipality\nname: X\nactors:\n  borger: {name: B}\n  bad: {name: C}\n")
     assert cli.main(["--rules", str(tmp_path), "events"]) == 3
-    assert "actors.yaml:5:" in capsys.readouterr().err
+    assert "layer.yaml:6:" in capsys.readouterr().err
 
 
 def test_events_listing(capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,7 +12,8 @@ import ansvar
 from ansvar import RuleError
 
 FIXTURES = sorted((Path(__file__).parents[1] / "invalid_rules").glob("*.yaml"))
-ACTORS = """municipality: testkommune
+ACTORS = """layer: testkommune
+kind: municipality
 name: Testkommune
 actors:
   borger: {name: Borger}
@@ -24,7 +25,7 @@ actors:
 def make_pack(tmp_path: Path, text: str, event: str = "afrusning") -> Path:
     folder = tmp_path / "testkommune"
     folder.mkdir(exist_ok=True)
-    (folder / "actors.yaml").write_text(ACTORS, encoding="utf-8")
+    (folder / "layer.yaml").write_text(ACTORS, encoding="utf-8")
     (folder / f"{event}.yaml").write_text(text, encoding="utf-8")
     return tmp_path
 
@@ -51,29 +52,37 @@ def test_at_least_fifteen_kinds() -> None:
     assert len(FIXTURES) >= 15
 
 
-def test_actors_file_errors_name_line(tmp_path: Path) -> None:
-    """An unknown actor id in actors.yaml is refused at its line."""
+def test_layer_file_errors_name_line(tmp_path: Path) -> None:
+    """An unknown actor id in layer.yaml is refused at its line."""
     folder = tmp_path / "testkommune"
     folder.mkdir()
-    (folder / "actors.yaml").write_text(ACTORS + "  egen_lage: {name: X}\n", encoding="utf-8")
-    with pytest.raises(RuleError, match=r"actors.yaml:7:\d+: unknown actor 'egen_lage'"):
+    (folder / "layer.yaml").write_text(ACTORS + "  egen_lage: {name: X}\n", encoding="utf-8")
+    with pytest.raises(RuleError, match=r"layer.yaml:8:\d+: unknown actor 'egen_lage'"):
         ansvar.Router([tmp_path])
 
 
-def test_actors_file_must_match_folder(tmp_path: Path) -> None:
-    """actors.yaml names the municipality of its folder."""
+def test_layer_file_must_match_folder(tmp_path: Path) -> None:
+    """layer.yaml names the layer of its folder."""
     folder = tmp_path / "testkommune"
     folder.mkdir()
-    (folder / "actors.yaml").write_text(ACTORS.replace("municipality: testkommune", "municipality: x"),
-                                        encoding="utf-8")
-    with pytest.raises(RuleError, match=r"actors.yaml:1:15: municipality 'x' does not match"):
+    (folder / "layer.yaml").write_text(ACTORS.replace("layer: testkommune", "layer: x"), encoding="utf-8")
+    with pytest.raises(RuleError, match=r"layer.yaml:1:8: layer 'x' does not match its folder"):
+        ansvar.Router([tmp_path])
+
+
+def test_old_actors_file_is_named(tmp_path: Path) -> None:
+    """A folder still holding the 0.1 actors.yaml is refused with the way to migrate, never skipped."""
+    folder = tmp_path / "testkommune"
+    folder.mkdir()
+    (folder / "actors.yaml").write_text("municipality: testkommune\n", encoding="utf-8")
+    with pytest.raises(RuleError, match=r"testkommune: a folder of rule files without layer.yaml \(actors.yaml"):
         ansvar.Router([tmp_path])
 
 
 def test_event_must_live_in_its_file(tmp_path: Path) -> None:
     """A pack for `afrusning` stored as another file name is refused."""
     shipped = (ansvar.shipped_rules() / "aalborg" / "afrusning.yaml").read_text(encoding="utf-8")
-    make_pack(tmp_path, shipped.replace("municipality: aalborg", "municipality: testkommune"),
+    make_pack(tmp_path, shipped.replace("layer: aalborg", "layer: testkommune"),
               event="koerekort_stoffer")
     with pytest.raises(RuleError, match=r"koerekort_stoffer.yaml:\d+:\d+: event 'afrusning' must live in"):
         ansvar.Router([tmp_path])
