@@ -85,7 +85,7 @@ class Layer:
         return self.spec.kind
 
     def chain(self) -> tuple[Layer, ...]:
-        """This layer and those it inherits from, top (national) first."""
+        """The layers from the top (national) down to this one."""
         out: list[Layer] = []
         layer: Layer | None = self
         while layer is not None:
@@ -175,13 +175,32 @@ def find_layer_dirs(rule_dirs: Iterable[Path]) -> list[Path]:
 
 def load(rule_dirs: Iterable[Path]) -> Catalogue:
     """Load every layer and pack under `rule_dirs` and compose each municipality's packs."""
-    folders = find_layer_dirs(rule_dirs)
+    layers = _load_layers(find_layer_dirs(rule_dirs))
+    layer_packs: dict[tuple[str, str], LayerPack] = {}
+    for layer in layers.values():
+        for path in sorted(layer.path.glob("*.yaml")):
+            if path.name != LAYER_FILE:
+                pack = load_layer_pack(path, layer)
+                layer_packs[layer.id, pack.meta.event] = pack
+    packs: dict[tuple[str, str], Pack] = {}
+    for layer in layers.values():
+        chain = layer.chain()
+        for event in sorted({e for (owner, e) in layer_packs if owner in {x.id for x in chain}}):
+            parts = tuple(layer_packs[x.id, event] for x in chain if (x.id, event) in layer_packs)
+            rules, origin = compose(parts)  # every layer's composition is checked, not only towns'
+            if layer.kind == "municipality" and any(p.meta.standalone for p in parts):
+                packs[layer.id, event] = _build(layer, event, parts, rules, origin)
+    return Catalogue(layers, layer_packs, packs)
+
+
+def _load_layers(folders: Iterable[Path]) -> dict[str, Layer]:
     files: dict[str, tuple[Path, _File, LayerFile]] = {}
     for folder in folders:
         file = _File(folder / LAYER_FILE)
         spec = file.validate(LayerFile)
         if spec.layer != folder.name:
-            raise file.error(f"layer {spec.layer!r} does not match its folder {folder.name!r}", ("layer",))
+            raise file.error(f"layer {spec.layer!r} does not match its folder {folder.name!r}",
+                             ("layer",))
         if spec.layer in files:
             raise file.error(f"layer {spec.layer!r} is also defined in {files[spec.layer][0]}", ("layer",))
         for actor in spec.actors:
@@ -191,20 +210,7 @@ def load(rule_dirs: Iterable[Path]) -> Catalogue:
     layers: dict[str, Layer] = {}
     for layer_id in files:
         _resolve(layer_id, files, layers, ())
-    layer_packs: dict[tuple[str, str], LayerPack] = {}
-    for layer in layers.values():
-        for path in sorted(layer.path.glob("*.yaml")):
-            if path.name != LAYER_FILE:
-                pack = load_layer_pack(path, layer)
-                layer_packs[layer.id, pack.meta.event] = pack
-    packs: dict[tuple[str, str], Pack] = {}
-    for layer in layers.values():
-        for event in sorted({e for (lid, e) in layer_packs if lid in {x.id for x in layer.chain()}}):
-            parts = tuple(layer_packs[x.id, event] for x in layer.chain() if (x.id, event) in layer_packs)
-            rules, origin = compose(parts)
-            if layer.kind == "municipality" and any(p.meta.standalone for p in parts):
-                packs[layer.id, event] = _build(layer, event, parts, rules, origin)
-    return Catalogue(layers, layer_packs, packs)
+    return layers
 
 
 def load_packs(rule_dirs: Iterable[Path]) -> dict[tuple[str, str], Pack]:
@@ -224,7 +230,8 @@ def _resolve(layer_id: str, files: Mapping[str, tuple[Path, _File, LayerFile]], 
             raise file.error(f"layers inherit in a circle: {cycle}", ("inherits",))
         if spec.inherits not in files:
             raise file.error(f"inherits unknown layer {spec.inherits!r}{_suggest(spec.inherits, files)}; "
-                             "give its rule directory too (e.g. Router([shipped_rules(), ...]))", ("inherits",))
+                             "give its rule directory too (e.g. Router([shipped_rules(), ...]))",
+                             ("inherits",))
         parent = _resolve(spec.inherits, files, layers, (*seen, layer_id))
         if not LayerFile.may_inherit(spec.kind, parent.kind):
             raise file.error(f"a {spec.kind} layer cannot inherit from the {parent.kind} layer {parent.id!r}",
@@ -245,7 +252,8 @@ def load_layer_pack(path: Path, layer: Layer) -> LayerPack:
     spec = file.validate(RuleFile)
     meta = spec.pack
     if meta.layer != layer.id:
-        raise file.error(f"pack layer {meta.layer!r} does not match its folder {layer.id!r}", ("pack", "layer"))
+        raise file.error(f"pack layer {meta.layer!r} does not match its folder {layer.id!r}",
+                         ("pack", "layer"))
     if meta.event not in MODELS:
         raise file.error(f"unknown event {meta.event!r}{_suggest(meta.event, MODELS)}; known: "
                          f"{', '.join(sorted(MODELS))}", ("pack", "event"))
@@ -292,7 +300,8 @@ def compose(parts: Sequence[LayerPack]) -> tuple[dict[str, RuleSpec], dict[str, 
                                       f"defines a rule {rule.id!r} for event {part.meta.event!r}",
                                       (*loc, "overrides"))
             if above is not None:
-                where = f"{above.path}:{_yaml.position(above.file.data, above.rule_loc(rule.id))[0]}"  # type: ignore[index]
+                line = (_yaml.position(above.file.data, above.rule_loc(rule.id)) or (0, 0))[0]
+                where = f"{above.path}:{line}"
                 if rule.overrides is None:
                     raise part.file.error(f"rule {rule.id!r} is already defined by layer {above.layer.id!r} "
                                           f"({where}); to replace it, add `overrides: {above.layer.id}`",
@@ -314,7 +323,8 @@ def _build(municipality: Layer, event: str, parts: tuple[LayerPack, ...], rules:
         for number, step in enumerate(rule.steps):
             if step.contact is not None and municipality.actors[step.contact].contact is None:
                 raise part.file.error(f"actor {step.contact!r} has no contact details in the layers of "
-                                      f"{municipality.id!r}", (*part.rule_loc(rule_id), "steps", number, "contact"))
+                                      f"{municipality.id!r}",
+                                      (*part.rule_loc(rule_id), "steps", number, "contact"))
     compiled = {rule_id: origin[rule_id].compiled[rule_id] for rule_id in rules}
     definition = to_ruleset(list(compiled.values()))
     digest = hashlib.sha256()
@@ -327,7 +337,8 @@ def _build(municipality: Layer, event: str, parts: tuple[LayerPack, ...], rules:
     try:
         ruleset = Ruleset(name, definition)
     except ValueError as exc:
-        raise last.file.error(f"the rules exceed what durable_rules evaluates safely: {exc}", ("rules",)) from None
+        raise last.file.error(f"the rules exceed what durable_rules evaluates safely: {exc}",
+                              ("rules",)) from None
     return Pack(municipality, event, parts, rules, origin, compiled, fact_types(event), content_hash, ruleset)
 
 

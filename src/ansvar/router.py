@@ -93,8 +93,8 @@ class Router:
         pack = self.pack(situation.municipality, situation.event)
         for part in pack.parts:
             if on < part.meta.valid_from:
-                raise RoutingError(f"{part.meta.document!r} ({part.layer.id}/{part.path.name}) is in force from "
-                                   f"{part.meta.valid_from}; cannot route on {on}")
+                raise RoutingError(f"{part.meta.document!r} ({part.layer.id}/{part.path.name}) is in force "
+                                   f"from {part.meta.valid_from}; cannot route on {on}")
         fact = {name: engine_value(getattr(situation, name)) for name in pack.facts}
         fired: list[str] = []
         pack.ruleset.evaluate(fact, fired.append)
@@ -163,8 +163,8 @@ def _lead(pack: Pack, fired: Sequence[RuleSpec]) -> tuple[str, int]:
     claims = [r for r in fired if r.responsible is not None]
     if not claims:
         names = ", ".join(r.id for r in fired) or "none"
-        raise NoResponsibleError(f"{pack.municipality.id}/{pack.event}: no rule named a responsible actor for "
-                                 f"this situation (fired: {names})")
+        raise NoResponsibleError(f"{pack.municipality.id}/{pack.event}: no rule named a responsible actor "
+                                 f"for this situation (fired: {names})")
     top = max(r.priority for r in claims)
     leaders = {r.responsible for r in claims if r.priority == top}
     if len(leaders) > 1:
@@ -188,7 +188,7 @@ def due_date(due: Due, situation: SituationBase, on: dt.date) -> dt.date:
     for name in due.from_:
         start = on if name == ROUTING_DATE else getattr(situation, name)
         if start is not None:
-            return start + relativedelta(months=due.months, days=due.days)  # type: ignore[no-any-return]
+            return start + relativedelta(months=due.months, days=due.days)
     # The loader refuses a deadline whose dates the rule's condition does not guarantee.
     msg = f"deadline counts from {', '.join(due.from_)}, and none is set"
     raise AssertionError(msg)
@@ -237,8 +237,8 @@ class _Builder:
             days = (self.on - step.due).days
             self.warn(DecisionWarning(
                 id=OVERDUE_WARNING,
-                text=f"Fristen {step.due:%d.%m.%Y} er overskredet med {days} {'dag' if days == 1 else 'dage'}: "
-                     f"{step.actor_name}: {step.text}",
+                text=f"Fristen {step.due:%d.%m.%Y} er overskredet med {days} "
+                     f"{'dag' if days == 1 else 'dage'}: {step.actor_name}: {step.text}",
                 source=step.source, rule=step.rule, step=f"{step.actor}.{step.action}", due=step.due,
                 days_overdue=days), key=(OVERDUE_WARNING, step.actor, step.action))
 
