@@ -1,12 +1,13 @@
-"""`ansvar route FILE|-` and `ansvar events [MUNICIPALITY]`.
+"""`ansvar route FILE|-`, `ansvar events [MUNICIPALITY]` and `ansvar diff A B [EVENT]`.
 
 Errors print one clear line on stderr and exit non-zero: 2 for bad input or usage, 3 for a defect in the
-rule packs, 4 for an engine failure.
+rule packs, 4 for an engine failure. `diff` exits 1 when the municipalities answer differently, as diff(1).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import sys
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ansvar import _yaml
+from ansvar.compare import compare
+from ansvar.display import render_comparison
 from ansvar.errors import (
     AnsvarError,
     ConflictError,
@@ -42,7 +45,26 @@ def _parser() -> argparse.ArgumentParser:
     events = commands.add_parser("events", help="list municipalities, or the events one of them covers")
     events.add_argument("municipality", nargs="?")
     events.add_argument("--json", action="store_true", help="print JSON")
+    diff = commands.add_parser("diff", help="where two municipalities answer differently, for situations "
+                                            "both cover")
+    diff.add_argument("first")
+    diff.add_argument("second")
+    diff.add_argument("event", nargs="?", help="one event (default: every event both cover)")
+    diff.add_argument("--on", type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
+                      help="the date to answer for (default today)")
+    diff.add_argument("--json", action="store_true", help="print JSON")
     return parser
+
+
+def _diff(router: Router, args: argparse.Namespace) -> int:
+    comparisons = compare(router, args.first, args.second, args.event, on=args.on)
+    if args.json:
+        report = [{"event": c.event, "situations": c.situations,
+                   "differences": [dataclasses.asdict(d) for d in c.differences]} for c in comparisons]
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        print(render_comparison(comparisons, args.first, args.second))
+    return 1 if any(c.differences for c in comparisons) else 0
 
 
 def _read_situation(name: str) -> Any:  # noqa: ANN401 - whatever the file holds; the router validates it
@@ -92,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         router = Router(args.rules) if args.rules else Router()
+        if args.command == "diff":
+            return _diff(router, args)
         if args.command == "route":
             decision = router.route(_read_situation(args.file), on=args.on)
             if args.json:

@@ -6,6 +6,7 @@ All models are frozen; `Decision.model_dump(mode="json")` is the JSON other syst
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -119,3 +120,19 @@ class Decision(_Frozen):
         from ansvar.display import render_text  # noqa: PLC0415 - display depends on this module
 
         return render_text(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A decision's outline: the lead and the steps (actor.action), or the pack defect that prevented one.
+
+    `Router.outline` computes it without building a Decision, for bulk comparison and analysis.
+    """
+
+    responsible: str | None
+    steps: frozenset[str]
+    error: str | None = None
+
+    def describe(self) -> str:
+        """The lead actor, or the error raised."""
+        return self.error or str(self.responsible)

@@ -25,7 +25,17 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 
 from ansvar.compiler import SEPARATOR, engine_value
-from ansvar.decision import Contact, Decision, DecisionWarning, LayerInfo, PackInfo, Source, Step, TraceEntry
+from ansvar.decision import (
+    Answer,
+    Contact,
+    Decision,
+    DecisionWarning,
+    LayerInfo,
+    PackInfo,
+    Source,
+    Step,
+    TraceEntry,
+)
 from ansvar.errors import ConflictError, NoResponsibleError, RoutingError, SituationError, UnknownEventError
 from ansvar.loader import LayerPack, Pack, load_packs
 from ansvar.schema import ROUTING_DATE, Due, RuleSpec, SourceRef
@@ -89,7 +99,24 @@ class Router:
         parsed = [parse_situation(s, where=f"situation {i}") for i, s in enumerate(situations)]
         return [self._route(s, day) for s in parsed]
 
+    def outline(self, situation: SituationBase | Mapping[str, Any], on: dt.date | None = None) -> Answer:
+        """The lead and the steps only (or the pack defect), without a Decision: for bulk analysis."""
+        parsed = parse_situation(situation)
+        pack, fired = self._evaluate(parsed, _check_date(on))
+        rules = [pack.rules[rule_id] for rule_id in _conditions_held(pack, fired)]
+        try:
+            responsible, top = _lead(pack, rules)
+        except (NoResponsibleError, ConflictError) as exc:
+            return Answer(None, frozenset(), type(exc).__name__)
+        steps = frozenset(f"{step.actor}.{step.action}" for rule in rules
+                          if rule.responsible is None or rule.priority >= top for step in rule.steps)
+        return Answer(responsible, steps)
+
     def _route(self, situation: SituationBase, on: dt.date) -> Decision:
+        pack, fired = self._evaluate(situation, on)
+        return _decide(pack, situation, fired, on)
+
+    def _evaluate(self, situation: SituationBase, on: dt.date) -> tuple[Pack, list[str]]:
         pack = self.pack(situation.municipality, situation.event)
         for part in pack.parts:
             if on < part.meta.valid_from:
@@ -98,7 +125,7 @@ class Router:
         fact = {name: engine_value(getattr(situation, name)) for name in pack.facts}
         fired: list[str] = []
         pack.ruleset.evaluate(fact, fired.append)
-        return _decide(pack, situation, fired, on)
+        return pack, fired
 
 
 def _check_date(on: dt.date | None) -> dt.date:
