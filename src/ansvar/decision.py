@@ -55,9 +55,10 @@ class DecisionWarning(_Frozen):
     source: Source
     rule: str | None = Field(default=None, description="the rule that raised it; None for the pack's own")
     step: str | None = Field(default=None, description=(
-        "`frist_overskredet`: the step whose deadline has passed, as actor.action"))
-    due: dt.date | None = Field(default=None, description="`frist_overskredet`: the deadline that passed")
-    days_overdue: int | None = Field(default=None, description="`frist_overskredet`: days past the deadline")
+        "`frist_overskredet`, `frist_ikke_overholdt`: the step whose deadline passed, as actor.action"))
+    due: dt.date | None = Field(default=None, description="the deadline that passed")
+    days_overdue: int | None = Field(default=None, description=(
+        "days past the deadline: to the routing date (pending), or to the day it was done (late)"))
 
 
 class TraceEntry(_Frozen):

@@ -379,15 +379,20 @@ def _check_actors(file: _File, layer: Layer, rule: RuleSpec, loc: tuple[Any, ...
 def _check_due(file: _File, rule: RuleSpec, compiled: CompiledRule, facts: Mapping[str, FactType],
                loc: tuple[Any, ...]) -> None:
     """A deadline counts from date facts the rule's condition guarantees are set, or from `on`."""
+    dates = [f for f, t in facts.items() if t.kind == "date"]
     for number, step in enumerate(rule.steps):
+        if step.done_on is not None and step.done_on not in dates:
+            raise file.error(f"done_on {step.done_on!r} is not a date fact of this event (dates: "
+                             f"{', '.join(dates) or 'none'}){_suggest(step.done_on, dates)}",
+                             (*loc, "steps", number, "done_on"))
         if step.due is None:
             continue
         where = (*loc, "steps", number, "due", "from")
         for name in step.due.from_:
-            if name != ROUTING_DATE and (name not in facts or facts[name].kind != "date"):
-                dates = [f for f, t in facts.items() if t.kind == "date"] + [ROUTING_DATE]
+            if name != ROUTING_DATE and name not in dates:
+                known = [*dates, ROUTING_DATE]
                 raise file.error(f"due counts from {name!r}, which is not a date fact of this event "
-                                 f"(dates: {', '.join(dates)}){_suggest(name, dates)}", where)
+                                 f"(dates: {', '.join(known)}){_suggest(name, known)}", where)
         if ROUTING_DATE in step.due.from_:
             continue
         for alternative in compiled.alternatives:

@@ -10,7 +10,9 @@ file order), each (actor, action) step and each warning id once.
 
 Deadlines. A step's `due` counts calendar months, then days, from a date of the situation or from `on`
 (python-dateutil does the month arithmetic: 31 January + 1 month is 28 or 29 February). A deadline that lies
-before `on` adds a `frist_overskredet` warning naming the step and the days overdue. Routing before any
+before `on` adds a `frist_overskredet` warning naming the step and the days overdue. A step may name the date
+fact that tells it was done (`done_on`): given, the step is left out, and if it was done after its deadline
+a `frist_ikke_overholdt` warning names the step and the days late. Routing before any
 contributing layer's `valid_from` is an error; after a layer's `review_by`, the decision warns.
 """
 
@@ -44,6 +46,7 @@ from ansvar.situation import EARLIEST_DATE, LATEST_DATE, SituationBase, parse_si
 #: Warning ids the router itself raises (fixed meaning across packs).
 REVIEW_WARNING = "vejledning_over_revisionsdato"
 OVERDUE_WARNING = "frist_overskredet"
+LATE_WARNING = "frist_ikke_overholdt"
 
 
 def shipped_rules() -> Path:
@@ -243,11 +246,18 @@ class _Builder:
         if overridden:
             return
         for step in rule.steps:
-            self.steps.setdefault((step.actor, step.action), Step(
+            if (step.actor, step.action) in self.steps:
+                continue
+            built = Step(
                 actor=step.actor, actor_name=self.actors[step.actor].name, action=step.action,
                 text=step.text, due=due_date(step.due, self.situation, self.on) if step.due else None,
                 contact=self.contact(step.contact),
-                source=self.source(step.source, part) if step.source else rule_source, rule=rule.id))
+                source=self.source(step.source, part) if step.source else rule_source, rule=rule.id)
+            done = getattr(self.situation, step.done_on) if step.done_on else None
+            if done is None:
+                self.steps[step.actor, step.action] = built
+            elif built.due is not None and done > built.due:
+                self.late(built, done)
         for warning in rule.warnings:
             self.warn(DecisionWarning(
                 id=warning.id, text=warning.text,
@@ -268,6 +278,17 @@ class _Builder:
                      f"{'dag' if days == 1 else 'dage'}: {step.actor_name}: {step.text}",
                 source=step.source, rule=step.rule, step=f"{step.actor}.{step.action}", due=step.due,
                 days_overdue=days), key=(OVERDUE_WARNING, step.actor, step.action))
+
+    def late(self, step: Step, done: dt.date) -> None:
+        """A warning for a step the situation says was done, but after its deadline."""
+        assert step.due is not None  # noqa: S101 - only called for steps with a deadline
+        days = (done - step.due).days
+        self.warn(DecisionWarning(
+            id=LATE_WARNING,
+            text=f"Fristen {step.due:%d.%m.%Y} blev ikke overholdt: gjort {done:%d.%m.%Y}, {days} "
+                 f"{'dag' if days == 1 else 'dage'} for sent: {step.actor_name}: {step.text}",
+            source=step.source, rule=step.rule, step=f"{step.actor}.{step.action}", due=step.due,
+            days_overdue=days), key=(LATE_WARNING, step.actor, step.action))
 
     def source(self, ref: SourceRef, part: LayerPack) -> Source:
         # A passage under the event's own section is cited below it; the guide's introduction, another

@@ -116,6 +116,8 @@ class StepSpec(_Strict):
     text: Text
     contact: Id | None = Field(default=None, description="the actor whose contact details the step shows")
     due: Due | None = None
+    done_on: Id | None = Field(default=None, description=(
+        "a date fact telling the step was done: then it is left out, with a warning if done after `due`"))
     source: SourceRef | None = Field(default=None, description="defaults to the rule's source")
 
 

@@ -196,13 +196,18 @@ class Behandlingsforloeb(SituationBase):
     grant_expires_on: Date
     treatment_ended_on: Date
     wants_residential: Bool
+    follow_up_1_month_on: Date = Field(description="the day the 1-month phone follow-up was done")
+    follow_up_6_months_on: Date = Field(description="the day the 6-month phone follow-up was done")
 
-    @field_validator("treatment_started_on", "treatment_ended_on")
+    @field_validator("treatment_started_on", "treatment_ended_on", "follow_up_1_month_on",
+                     "follow_up_6_months_on")
     @classmethod
     def _dates_in_order(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
         # The course runs clarifying conversation -> treatment start -> treatment end.
         earlier = {"treatment_started_on": ("clarifying_conversation_on",),
-                   "treatment_ended_on": ("clarifying_conversation_on", "treatment_started_on")}
+                   "treatment_ended_on": ("clarifying_conversation_on", "treatment_started_on"),
+                   "follow_up_1_month_on": ("treatment_ended_on",),
+                   "follow_up_6_months_on": ("treatment_ended_on", "follow_up_1_month_on")}
         for name in earlier[info.field_name or ""]:
             before = info.data.get(name)
             if value is not None and before is not None and value < before:

@@ -157,3 +157,40 @@ def test_before_the_guide_is_in_force_is_an_error() -> None:
     """Rebild's version 5 is from May 2025: routing on 30 April 2025 has no answer."""
     with pytest.raises(ansvar.RoutingError, match="in force from 2025-05-01"):
         route("udredning", on=D(2025, 4, 30))
+
+
+def test_treatment_started_late_names_the_broken_guarantee() -> None:
+    """Started 21 days after the clarifying conversation: the guarantee was broken by 7 days, and says so."""
+    decision = route("behandlingsforloeb", on=D(2026, 6, 1), clarifying_conversation_on=D(2026, 1, 10),
+                     treatment_started_on=D(2026, 1, 31))
+    late = {w.step: (w.due, w.days_overdue) for w in decision.warnings if w.id == "frist_ikke_overholdt"}
+    assert late == {"behandler.kontakt_klient_mhp_behandlingsopstart": (D(2026, 1, 24), 7)}
+    assert overdue(decision) == {}
+    assert "kontakt_klient_mhp_behandlingsopstart" not in {s.action for s in decision.steps}
+
+
+def test_treatment_started_in_time_leaves_nothing() -> None:
+    """Started on day 14 exactly: the guarantee held, no step and no warning about it."""
+    decision = route("behandlingsforloeb", on=D(2026, 6, 1), clarifying_conversation_on=D(2026, 1, 10),
+                     treatment_started_on=D(2026, 1, 24))
+    assert not [w for w in decision.warnings if w.step == "behandler.kontakt_klient_mhp_behandlingsopstart"]
+
+
+def test_done_follow_ups_leave_the_list_late_ones_are_named() -> None:
+    """The 1-month follow-up done (late): it leaves the steps with a warning; the 6-month one stays due."""
+    decision = route("behandlingsforloeb", on=D(2026, 3, 20), treatment_started_on=D(2025, 9, 1),
+                     treatment_ended_on=D(2026, 1, 31), follow_up_1_month_on=D(2026, 3, 3))
+    keys = {f"{s.actor}.{s.action}" for s in decision.steps}
+    assert "behandler.telefonisk_opfoelgning_1_maaned" not in keys
+    assert due(decision, "behandler.telefonisk_opfoelgning_6_maaneder") == D(2026, 7, 31)
+    late = {w.step: w.days_overdue for w in decision.warnings if w.id == "frist_ikke_overholdt"}
+    assert late == {"behandler.telefonisk_opfoelgning_1_maaned": 3}
+    assert overdue(decision) == {}
+
+
+def test_follow_up_before_the_treatment_ended_is_refused() -> None:
+    """A follow-up dated before the end of treatment is a SituationError on that field."""
+    with pytest.raises(ansvar.SituationError) as caught:
+        route("behandlingsforloeb", on=D(2026, 3, 1), treatment_ended_on=D(2026, 1, 31),
+              follow_up_1_month_on=D(2026, 1, 1))
+    assert caught.value.errors[0]["loc"] == ("follow_up_1_month_on",)
