@@ -26,7 +26,7 @@ from ansvar.errors import (
     RuleError,
     SituationError,
 )
-from ansvar.router import Router
+from ansvar.router import Router, shipped_rules
 
 EXIT_INPUT, EXIT_RULES, EXIT_ENGINE = 2, 3, 4
 MAX_INPUT_BYTES = 1_000_000
@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ansvar", description="Who is responsible, and what happens next.")
     parser.add_argument("--rules", action="append", type=Path, metavar="DIR",
                         help="rule directory to use instead of the shipped packs (repeatable)")
+    parser.add_argument("--add-rules", action="append", type=Path, default=[], metavar="DIR",
+                        help="rule directory to load beside the shipped packs, e.g. a municipality "
+                             "inheriting region_nordjylland (repeatable)")
     commands = parser.add_subparsers(dest="command", required=True)
     route = commands.add_parser("route", help="route one situation (YAML or JSON file, or - for stdin)")
     route.add_argument("file", help="situation file, or - to read standard input")
@@ -113,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
     try:
-        router = Router(args.rules) if args.rules else Router()
+        router = Router([*(args.rules or [shipped_rules()]), *args.add_rules])
         if args.command == "diff":
             return _diff(router, args)
         if args.command == "route":

@@ -250,3 +250,14 @@ def test_due_from_a_date_the_condition_does_not_guarantee_is_refused(tmp_path: P
     decision = router.route({"municipality": "nordby", "event": "behandlingsforloeb", "wants_residential": True,
                              "treatment_ended_on": dt.date(2026, 1, 31)}, on=dt.date(2026, 2, 1))
     assert decision.steps[0].due == dt.date(2026, 2, 28)
+
+
+def test_cli_add_rules_loads_a_town_beside_the_shipped_packs(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """`ansvar --add-rules DIR` routes a municipality defined in DIR on top of the shipped layers."""
+    from ansvar import cli
+
+    write(tmp_path / "mine" / "nordby", {"layer.yaml": NORDBY, "afrusning.yaml": NORDBY_AFRUSNING})
+    situation = write(tmp_path, {"s.yaml": "municipality: nordby\nevent: afrusning\n"}) / "s.yaml"
+    assert cli.main(["--add-rules", str(tmp_path / "mine"), "route", str(situation), "--on", "2026-11-23"]) == 0
+    assert "Rusmiddelcentret i Nordby" in capsys.readouterr().out
