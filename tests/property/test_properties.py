@@ -106,3 +106,57 @@ def test_contacts_are_the_guides() -> None:
     for municipality, event in EVENTS:
         pack = ROUTER.pack(municipality, event)
         assert "Kastetvej" not in pack.path.read_text(encoding="utf-8").replace("# ", "")
+
+
+ROUTE_ON = st.dates(dt.date(2025, 5, 1), dt.date(2030, 12, 31))
+
+
+@given(situation=situations("rebild", "afklarende_samtale"), on=ROUTE_ON)
+def test_cfh_notified_exactly_when_minor_children_and_not_anonymous(situation: dict[str, Any],
+                                                                     on: dt.date) -> None:
+    """Minor children: a notification to CFH, except in an anonymous course, which says it cannot."""
+    decision = ROUTER.route(situation, on=on)
+    children, anonymous = situation.get("minor_children", False), situation.get("anonymous", False)
+    steps = {(s.actor, s.action) for s in decision.steps}
+    assert (("samtaleholder", "send_underretning_til_cfh") in steps) == (children and not anonymous)
+    assert ("underretning_umulig_i_anonymt_forloeb" in {w.id for w in decision.warnings}) == (
+        children and anonymous)
+
+
+@pytest.mark.parametrize(("event", "date_fact"), [("afklarende_samtale", "held_on"),
+                                                  ("udredning", "clarifying_conversation_on"),
+                                                  ("behandlingsforloeb", "clarifying_conversation_on")])
+def test_treatment_guarantee_is_fourteen_days_from_the_clarifying_conversation(event: str, date_fact: str) -> None:
+    """Wherever a treatment-start deadline appears, it is 14 days after the clarifying conversation."""
+
+    @given(situation=situations("rebild", event), on=ROUTE_ON)
+    def check(situation: dict[str, Any], on: dt.date) -> None:
+        decision = ROUTER.route(situation, on=on)
+        start = situation.get(date_fact)
+        for step in decision.steps:
+            if step.action in {"behandlingsopstart_inden_14_dage", "kontakt_klient_mhp_behandlingsopstart"}:
+                assert step.due is None or step.due == (start or on) + dt.timedelta(days=14)
+                assert step.due is not None or start is None
+
+    check()
+
+
+@given(situation=situations("rebild", "behandlingsforloeb"), on=ROUTE_ON)
+def test_follow_ups_fall_one_and_six_months_after_the_end(situation: dict[str, Any], on: dt.date) -> None:
+    """An ended course always has its pending follow-ups, 1 and 6 months on, in the same day of month or
+    the month's last day, and never any step of starting or planning the treatment."""
+    decision = ROUTER.route(situation, on=on)
+    ended = situation.get("treatment_ended_on")
+    steps = {s.action: s for s in decision.steps}
+    if ended is None:
+        assert "telefonisk_opfoelgning_1_maaned" not in steps
+        return
+    for action, months in (("telefonisk_opfoelgning_1_maaned", 1), ("telefonisk_opfoelgning_6_maaneder", 6)):
+        done = situation.get("follow_up_1_month_on" if months == 1 else "follow_up_6_months_on")
+        assert (action in steps) == (done is None)
+        if action in steps:
+            due = steps[action].due
+            assert due is not None
+            assert (due.year * 12 + due.month) - (ended.year * 12 + ended.month) == months
+            assert due.day == ended.day or (due.day < ended.day and (due + dt.timedelta(days=1)).day == 1)
+    assert not {"udfyld_behandlingsplan_ved_foerste_samtale", "ny_behandlingsplan_foer_bevillingsudloeb"} & set(steps)
