@@ -21,7 +21,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from ansvar import _yaml
-from ansvar.compiler import CompiledRule, ConditionError, parse_condition, to_ruleset
+from ansvar.compiler import CompiledRule, ConditionError, Test, parse_condition, to_ruleset
+from ansvar.decision import LayerInfo, PackInfo
 from ansvar.engine import Ruleset
 from ansvar.errors import RuleError
 from ansvar.schema import ACTORS, ROUTING_DATE, ActorSpec, LayerFile, PackMeta, RuleFile, RuleSpec
@@ -128,6 +129,18 @@ class Pack:
     facts: Mapping[str, FactType]
     content_hash: str
     ruleset: Ruleset = field(repr=False)
+    info: PackInfo = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Static per pack: built once here, shared by every Decision it answers.
+        meta = self.meta
+        self.info = PackInfo(
+            municipality=self.municipality.id, event=self.event, title=meta.title, document=meta.document,
+            version=meta.version, valid_from=meta.valid_from, review_by=meta.review_by,
+            content_hash=self.content_hash,
+            layers=tuple(LayerInfo(layer=p.layer.id, kind=p.layer.kind, document=p.meta.document,
+                                   version=p.meta.version, valid_from=p.meta.valid_from,
+                                   review_by=p.meta.review_by) for p in self.parts))
 
     @property
     def meta(self) -> PackMeta:
@@ -185,7 +198,8 @@ def load(rule_dirs: Iterable[Path]) -> Catalogue:
     packs: dict[tuple[str, str], Pack] = {}
     for layer in layers.values():
         chain = layer.chain()
-        for event in sorted({e for (owner, e) in layer_packs if owner in {x.id for x in chain}}):
+        ids = {x.id for x in chain}
+        for event in sorted({e for (owner, e) in layer_packs if owner in ids}):
             parts = tuple(layer_packs[x.id, event] for x in chain if (x.id, event) in layer_packs)
             rules, origin = compose(parts)  # every layer's composition is checked, not only towns'
             if layer.kind == "municipality" and any(p.meta.standalone for p in parts):
@@ -403,7 +417,7 @@ def _check_due(file: _File, rule: RuleSpec, compiled: CompiledRule, facts: Mappi
                                  f"add `{first}: {{ne: null}}` to its `when`, or end `from` with `on`", where)
 
 
-def _sets(test: Any, name: str) -> bool:  # noqa: ANN401 - a compiler.Test
+def _sets(test: Test, name: str) -> bool:
     """Whether a test holding implies fact `name` is not null."""
     if test.fact != name:
         return False

@@ -32,8 +32,6 @@ from ansvar.decision import (
     Contact,
     Decision,
     DecisionWarning,
-    LayerInfo,
-    PackInfo,
     Source,
     Step,
     TraceEntry,
@@ -112,7 +110,7 @@ class Router:
         except (NoResponsibleError, ConflictError) as exc:
             return Answer(None, frozenset(), type(exc).__name__)
         steps = frozenset(f"{step.actor}.{step.action}" for rule in rules
-                          if rule.responsible is None or rule.priority >= top for step in rule.steps)
+                          if not _overridden(rule, top) for step in rule.steps)
         return Answer(responsible, steps)
 
     def _route(self, situation: SituationBase, on: dt.date) -> Decision:
@@ -150,8 +148,7 @@ def _decide(pack: Pack, situation: SituationBase, fired_alternatives: Sequence[s
     responsible, top = _lead(pack, fired)
     build = _Builder(pack, situation, on)
     for rule in fired:
-        overridden = rule.responsible is not None and rule.priority < top
-        build.add(rule, tuple(held[rule.id]), overridden=overridden)
+        build.add(rule, tuple(held[rule.id]), overridden=_overridden(rule, top))
     build.overdue()
     for part in pack.parts:
         review_by = part.meta.review_by
@@ -162,19 +159,13 @@ def _decide(pack: Pack, situation: SituationBase, fired_alternatives: Sequence[s
                      f"{review_by:%d.%m.%Y}; kontrollér, at den stadig gælder.",
                 source=Source(document=part.meta.document, section=part.meta.section), rule=None),
                 key=(REVIEW_WARNING, part.layer.id))
-    meta = pack.meta
     actors = pack.actors
     return Decision(
         municipality=pack.municipality.id, event=pack.event, on=on,
         responsible=responsible, responsible_name=actors[responsible].name,
         steps=tuple(build.steps.values()), warnings=tuple(build.warnings.values()),
         sources=tuple(build.sources.values()), trace=tuple(build.trace),
-        pack=PackInfo(municipality=pack.municipality.id, event=pack.event, title=meta.title,
-                      document=meta.document, version=meta.version, valid_from=meta.valid_from,
-                      review_by=meta.review_by, content_hash=pack.content_hash,
-                      layers=tuple(LayerInfo(layer=p.layer.id, kind=p.layer.kind, document=p.meta.document,
-                                             version=p.meta.version, valid_from=p.meta.valid_from,
-                                             review_by=p.meta.review_by) for p in pack.parts)),
+        pack=pack.info,
     )
 
 
@@ -186,6 +177,11 @@ def _conditions_held(pack: Pack, fired_alternatives: Sequence[str]) -> dict[str,
         conditions = held.setdefault(rule_id, [])
         conditions.extend(t for t in pack.compiled[rule_id].shown[int(index)] if t not in conditions)
     return held
+
+
+def _overridden(rule: RuleSpec, top: int) -> bool:
+    """A rule whose lead claim is outranked: its branch was not taken, so its steps and warnings drop."""
+    return rule.responsible is not None and rule.priority < top
 
 
 def _lead(pack: Pack, fired: Sequence[RuleSpec]) -> tuple[str, int]:
