@@ -1,7 +1,8 @@
-"""`ansvar route FILE|-`, `ansvar events [MUNICIPALITY]` and `ansvar diff A B [EVENT]`.
+"""`ansvar route FILE|-`, `events [MUNICIPALITY]`, `diff A B [EVENT]`, `check [PATH...]`.
 
 Errors print one clear line on stderr and exit non-zero: 2 for bad input or usage, 3 for a defect in the
-rule packs, 4 for an engine failure. `diff` exits 1 when the municipalities answer differently, as diff(1).
+rule packs, 4 for an engine failure. `diff` exits 1 when the municipalities answer differently, as diff(1);
+`check` exits 1 when it finds any problem.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ansvar import _yaml
+from ansvar.analysis import check
 from ansvar.compare import compare
 from ansvar.display import render_comparison
 from ansvar.errors import (
@@ -56,7 +58,32 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--on", type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
                       help="the date to answer for (default today)")
     diff.add_argument("--json", action="store_true", help="print JSON")
+    check = commands.add_parser("check", help="every load error, then gaps, conflicts, unreachable and "
+                                              "shadowed rules, found exhaustively")
+    check.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                       help="rule directories to check (loaded beside the others); default: all loaded")
+    check.add_argument("--on", type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
+                       help="the date to analyse for (default today)")
+    check.add_argument("--json", action="store_true", help="print JSON")
     return parser
+
+
+def _check(dirs: list[Path], args: argparse.Namespace) -> int:
+    known = {d.resolve() for d in dirs}
+    report = check([*dirs, *(p for p in args.paths if p.resolve() not in known)], only=args.paths, on=args.on)
+    if args.json:
+        analysed = [{"municipality": m, "event": e, "situations": n, "seconds": round(t, 4)}
+                    for (m, e), (n, t) in report.analysed.items()]
+        print(json.dumps({"ok": report.ok, "findings": [f.as_json() for f in report.findings],
+                          "analysed": analysed}, ensure_ascii=False, indent=2))
+    else:
+        for finding in report.findings:
+            print(finding)
+        situations = sum(n for n, _ in report.analysed.values())
+        seconds = sum(t for _, t in report.analysed.values())
+        verdict = "ok" if report.ok else f"{len(report.findings)} problem(s)"
+        print(f"{verdict}: {len(report.analysed)} packs, {situations} situations analysed in {seconds:.1f} s")
+    return 0 if report.ok else 1
 
 
 def _diff(router: Router, args: argparse.Namespace) -> int:
@@ -112,42 +139,57 @@ def _read_json(raw: bytes, where: str) -> Any:  # noqa: ANN401
     raise SituationError([{"loc": (), "msg": problem, "type": "json"}], where=where + at)
 
 
+def _route(router: Router, args: argparse.Namespace) -> None:
+    decision = router.route(_read_situation(args.file), on=args.on)
+    if args.json:
+        print(json.dumps(decision.model_dump(mode="json"), ensure_ascii=False, indent=2))
+    else:
+        print(decision)
+
+
+def _events(router: Router, args: argparse.Namespace) -> None:
+    if args.municipality is None:
+        listing: Any = router.municipalities()
+        print(json.dumps(listing) if args.json else "\n".join(listing))
+        return
+    listing = router.events(args.municipality)
+    if args.json:
+        print(json.dumps(listing, ensure_ascii=False, indent=2))
+    else:
+        width = max(map(len, listing), default=0)
+        print("\n".join(f"{event:<{width}}  {title}" for event, title in listing.items()))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
+    dirs = [*(args.rules or [shipped_rules()]), *args.add_rules]
     try:
-        router = Router([*(args.rules or [shipped_rules()]), *args.add_rules])
+        if args.command == "check":
+            return _check(dirs, args)
+        router = Router(dirs)
         if args.command == "diff":
             return _diff(router, args)
         if args.command == "route":
-            decision = router.route(_read_situation(args.file), on=args.on)
-            if args.json:
-                print(json.dumps(decision.model_dump(mode="json"), ensure_ascii=False, indent=2))
-            else:
-                print(decision)
-        elif args.municipality is None:
-            listing: Any = router.municipalities()
-            print(json.dumps(listing) if args.json else "\n".join(listing))
+            _route(router, args)
         else:
-            listing = router.events(args.municipality)
-            if args.json:
-                print(json.dumps(listing, ensure_ascii=False, indent=2))
-            else:
-                width = max(map(len, listing), default=0)
-                print("\n".join(f"{event:<{width}}  {title}" for event, title in listing.items()))
-    except RuleError as exc:
-        print(f"ansvar: rule error: {exc}", file=sys.stderr)
-        return EXIT_RULES
-    except (ConflictError, NoResponsibleError) as exc:
-        print(f"ansvar: rule pack defect: {exc}", file=sys.stderr)
-        return EXIT_RULES
-    except EngineError as exc:
-        print(f"ansvar: engine error: {exc}", file=sys.stderr)
-        return EXIT_ENGINE
+            _events(router, args)
     except AnsvarError as exc:
-        print(f"ansvar: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+        code, label = _failure(exc)
+        print(f"ansvar: {label}{exc}", file=sys.stderr)
+        return code
     return 0
+
+
+def _failure(exc: AnsvarError) -> tuple[int, str]:
+    """The exit status and the label of an error."""
+    if isinstance(exc, RuleError):
+        return EXIT_RULES, "rule error: "
+    if isinstance(exc, ConflictError | NoResponsibleError):
+        return EXIT_RULES, "rule pack defect: "
+    if isinstance(exc, EngineError):
+        return EXIT_ENGINE, "engine error: "
+    return EXIT_INPUT, ""
 
 
 if __name__ == "__main__":

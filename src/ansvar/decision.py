@@ -125,7 +125,9 @@ class Decision(_Frozen):
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """A decision's outline: the lead and the steps (actor.action), or the pack defect that prevented one.
+    """A decision's outline: the lead and steps (actor.action), or the pack defect that prevented one.
+
+    It also lists the fired rules, in order, and those whose lead claim was outranked.
 
     `Router.outline` computes it without building a Decision, for bulk comparison and analysis.
     """
@@ -133,6 +135,8 @@ class Answer:
     responsible: str | None
     steps: frozenset[str]
     error: str | None = None
+    fired: tuple[str, ...] = ()
+    overridden: frozenset[str] = frozenset()
 
     def describe(self) -> str:
         """The lead actor, or the error raised."""

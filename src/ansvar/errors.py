@@ -52,6 +52,8 @@ class RuleError(AnsvarError):
         self.path = Path(path) if path is not None else None
         self.line = line
         self.column = column
+        #: When one step of loading found several problems (a file's schema errors): every one of them.
+        self.all: list[RuleError] = []
         super().__init__(f"{self.location}: {message}")
 
     @property

@@ -11,9 +11,10 @@ Any problem raises `RuleError` with the file, line and column.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +31,24 @@ from ansvar.situation import MODELS, FactType, fact_types
 
 LAYER_FILE = "layer.yaml"
 _M = TypeVar("_M", bound=BaseModel)
+
+
+class Problems:
+    """Where load errors go: raised at once (routing), or gathered to report every one (`ansvar check`)."""
+
+    def __init__(self, *, collect: bool = False) -> None:
+        self.collect = collect
+        self.found: list[RuleError] = []
+
+    @contextlib.contextmanager
+    def gather(self) -> Iterator[None]:
+        """Run a step of loading: its RuleError is raised, or recorded and the step skipped."""
+        try:
+            yield
+        except RuleError as exc:
+            if not self.collect:
+                raise
+            self.found.extend(exc.all or [exc])
 
 
 class _File:
@@ -60,13 +79,18 @@ class _File:
         try:
             return model.model_validate(self.data)
         except ValidationError as exc:
-            errors = exc.errors(include_url=False, include_input=False)
-            first = errors[0]
-            loc = tuple(first["loc"])
-            shown = ".".join(str(p) for p in loc) or "(top)"
-            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-            raise self.error(f"{shown}: {first['msg']}{more}", loc,
-                             key=first["type"] == "extra_forbidden") from None
+            found = []
+            for error in exc.errors(include_url=False, include_input=False):
+                loc = tuple(error["loc"])
+                shown = ".".join(str(p) for p in loc) or "(top)"
+                extra = error["type"] == "extra_forbidden"
+                found.append(self.error(f"{shown}: {error['msg']}", loc, key=extra))
+            first = found[0]
+            if len(found) > 1:
+                first = RuleError(f"{first.message} (and {len(found) - 1} more)", first.path, first.line,
+                                  first.column)
+            first.all = found
+            raise first from None
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -167,12 +191,15 @@ class Catalogue:
     packs: Mapping[tuple[str, str], Pack]
 
 
-def find_layer_dirs(rule_dirs: Iterable[Path]) -> list[Path]:
+def find_layer_dirs(rule_dirs: Iterable[Path], problems: Problems | None = None) -> list[Path]:
     """Every layer folder under the given rule directories, in order."""
+    problems = problems or Problems()
     found: list[Path] = []
     for base in rule_dirs:
         if not base.is_dir():
-            raise RuleError("not a directory of rule packs", base)
+            with problems.gather():
+                raise RuleError("not a directory of rule packs", base)
+            continue
         if (base / LAYER_FILE).is_file():
             found.append(base)
             continue
@@ -182,54 +209,60 @@ def find_layer_dirs(rule_dirs: Iterable[Path]) -> list[Path]:
             elif any(folder.glob("*.yaml")):
                 hint = (" (actors.yaml became layer.yaml with `layer:` and `kind:`; see docs/rule-format.md)"
                         if (folder / "actors.yaml").is_file() else "")
-                raise RuleError(f"a folder of rule files without {LAYER_FILE}{hint}", folder)
+                with problems.gather():
+                    raise RuleError(f"a folder of rule files without {LAYER_FILE}{hint}", folder)
     return found
 
 
-def load(rule_dirs: Iterable[Path]) -> Catalogue:
-    """Load every layer and pack under `rule_dirs` and compose each municipality's packs."""
-    layers = _load_layers(find_layer_dirs(rule_dirs))
+def load(rule_dirs: Iterable[Path], problems: Problems | None = None) -> Catalogue:
+    """Load every layer and pack under `rule_dirs` and compose each municipality's packs.
+
+    By default the first problem raises; with `Problems(collect=True)` every problem is recorded there
+    and whatever loads cleanly is still returned (a broken file, and what depends on it, is left out).
+    """
+    problems = problems or Problems()
+    layers = _load_layers(find_layer_dirs(rule_dirs, problems), problems)
     layer_packs: dict[tuple[str, str], LayerPack] = {}
     for layer in layers.values():
         for path in sorted(layer.path.glob("*.yaml")):
             if path.name != LAYER_FILE:
-                pack = load_layer_pack(path, layer)
-                layer_packs[layer.id, pack.meta.event] = pack
+                pack = load_layer_pack(path, layer, problems)
+                if pack is not None:
+                    layer_packs[layer.id, pack.meta.event] = pack
     packs: dict[tuple[str, str], Pack] = {}
     for layer in layers.values():
         chain = layer.chain()
         ids = {x.id for x in chain}
         for event in sorted({e for (owner, e) in layer_packs if owner in ids}):
             parts = tuple(layer_packs[x.id, event] for x in chain if (x.id, event) in layer_packs)
-            rules, origin = compose(parts)  # every layer's composition is checked, not only towns'
-            if layer.kind == "municipality" and any(p.meta.standalone for p in parts):
-                packs[layer.id, event] = _build(layer, event, parts, rules, origin)
+            with problems.gather():
+                rules, origin = compose(parts)  # every layer's composition is checked, not only towns'
+                if layer.kind == "municipality" and any(p.meta.standalone for p in parts):
+                    packs[layer.id, event] = _build(layer, event, parts, rules, origin)
     return Catalogue(layers, layer_packs, packs)
 
 
-def _load_layers(folders: Iterable[Path]) -> dict[str, Layer]:
+def _load_layers(folders: Iterable[Path], problems: Problems) -> dict[str, Layer]:
     files: dict[str, tuple[Path, _File, LayerFile]] = {}
     for folder in folders:
-        file = _File(folder / LAYER_FILE)
-        spec = file.validate(LayerFile)
-        if spec.layer != folder.name:
-            raise file.error(f"layer {spec.layer!r} does not match its folder {folder.name!r}",
-                             ("layer",))
-        if spec.layer in files:
-            raise file.error(f"layer {spec.layer!r} is also defined in {files[spec.layer][0]}", ("layer",))
-        for actor in spec.actors:
-            if actor not in ACTORS:
-                raise file.error(f"unknown actor {actor!r}{_suggest(actor, ACTORS)}", ("actors", actor))
-        files[spec.layer] = (folder, file, spec)
+        with problems.gather():
+            file = _File(folder / LAYER_FILE)
+            spec = file.validate(LayerFile)
+            if spec.layer != folder.name:
+                raise file.error(f"layer {spec.layer!r} does not match its folder {folder.name!r}",
+                                 ("layer",))
+            if spec.layer in files:
+                raise file.error(f"layer {spec.layer!r} is also defined in {files[spec.layer][0]}",
+                                 ("layer",))
+            for actor in spec.actors:
+                if actor not in ACTORS:
+                    raise file.error(f"unknown actor {actor!r}{_suggest(actor, ACTORS)}", ("actors", actor))
+            files[spec.layer] = (folder, file, spec)
     layers: dict[str, Layer] = {}
     for layer_id in files:
-        _resolve(layer_id, files, layers, ())
+        with problems.gather():
+            _resolve(layer_id, files, layers, ())
     return layers
-
-
-def load_packs(rule_dirs: Iterable[Path]) -> dict[tuple[str, str], Pack]:
-    """Every municipality's composed pack under `rule_dirs`, keyed by (municipality, event)."""
-    return dict(load(rule_dirs).packs)
 
 
 def _resolve(layer_id: str, files: Mapping[str, tuple[Path, _File, LayerFile]], layers: dict[str, Layer],
@@ -260,8 +293,20 @@ def _resolve(layer_id: str, files: Mapping[str, tuple[Path, _File, LayerFile]], 
     return layer
 
 
-def load_layer_pack(path: Path, layer: Layer) -> LayerPack:
-    """Load and check one layer's rule file for one event; conditions parsed, nothing in the engine yet."""
+def load_layer_pack(path: Path, layer: Layer, problems: Problems | None = None) -> LayerPack | None:
+    """Load and check one layer's rule file for one event; conditions parsed, nothing in the engine yet.
+
+    With collecting `problems`, every broken rule is recorded and the file is left out (None).
+    """
+    problems = problems or Problems()
+    before = len(problems.found)
+    pack: LayerPack | None = None
+    with problems.gather():
+        pack = _load_layer_pack(path, layer, problems)
+    return pack if len(problems.found) == before else None
+
+
+def _load_layer_pack(path: Path, layer: Layer, problems: Problems) -> LayerPack:
     file = _File(path)
     spec = file.validate(RuleFile)
     meta = spec.pack
@@ -279,19 +324,20 @@ def load_layer_pack(path: Path, layer: Layer) -> LayerPack:
     compiled: dict[str, CompiledRule] = {}
     seen: set[str] = set()
     for index, rule in enumerate(spec.rules):
-        loc: tuple[Any, ...] = ("rules", index)
-        if rule.id in seen:
-            raise file.error(f"duplicate rule id {rule.id!r}", (*loc, "id"), key=True)
-        seen.add(rule.id)
-        _check_actors(file, layer, rule, loc)
-        when = file.data["rules"][index].get("when")
-        try:
-            alternatives = parse_condition(when, facts)
-        except ConditionError as exc:
-            raise file.at(f"rule {rule.id!r}: {exc.message}",
-                          exc.position or _yaml.position(file.data, (*loc, "when"))) from None
-        compiled[rule.id] = CompiledRule(rule.id, alternatives)
-        _check_due(file, rule, compiled[rule.id], facts, loc)
+        with problems.gather():  # every broken rule of the file is reported, not only the first
+            loc: tuple[Any, ...] = ("rules", index)
+            if rule.id in seen:
+                raise file.error(f"duplicate rule id {rule.id!r}", (*loc, "id"), key=True)
+            seen.add(rule.id)
+            _check_actors(file, layer, rule, loc)
+            when = file.data["rules"][index].get("when")
+            try:
+                alternatives = parse_condition(when, facts)
+            except ConditionError as exc:
+                raise file.at(f"rule {rule.id!r}: {exc.message}",
+                              exc.position or _yaml.position(file.data, (*loc, "when"))) from None
+            compiled[rule.id] = CompiledRule(rule.id, alternatives)
+            _check_due(file, rule, compiled[rule.id], facts, loc)
     return LayerPack(path, file, spec, layer, compiled)
 
 

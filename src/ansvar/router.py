@@ -19,7 +19,9 @@ contributing layer's `valid_from` is an error; after a layer's `review_by`, the 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -36,8 +38,15 @@ from ansvar.decision import (
     Step,
     TraceEntry,
 )
-from ansvar.errors import ConflictError, NoResponsibleError, RoutingError, SituationError, UnknownEventError
-from ansvar.loader import LayerPack, Pack, load_packs
+from ansvar.errors import (
+    ConflictError,
+    NoResponsibleError,
+    RoutingError,
+    RuleError,
+    SituationError,
+    UnknownEventError,
+)
+from ansvar.loader import LayerPack, Pack, Problems, load
 from ansvar.schema import ROUTING_DATE, Due, RuleSpec, SourceRef
 from ansvar.situation import EARLIEST_DATE, LATEST_DATE, SituationBase, parse_situation
 
@@ -55,38 +64,69 @@ def shipped_rules() -> Path:
     return Path(__file__).resolve().parents[2] / "rules"
 
 
-class Router:
-    """Routes situations over a set of rule packs, loaded and compiled once."""
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    """What one load of the rule directories gave; swapped whole, so a reload is atomic for readers."""
 
-    def __init__(self, rule_dirs: Iterable[Path | str] | None = None) -> None:
+    packs: Mapping[tuple[str, str], Pack]
+    municipalities: frozenset[str]
+
+    @classmethod
+    def of(cls, dirs: Sequence[Path], problems: Problems | None = None) -> _Loaded:
+        packs = load(dirs, problems).packs
+        return cls(packs, frozenset(m for m, _ in packs))
+
+
+class Router:
+    """Routes situations over a set of rule packs, loaded and compiled once (and again on `reload`).
+
+    `problems`: for tooling (`ansvar check`): load errors are appended there instead of raised, and the
+    router serves whatever loaded cleanly.
+    """
+
+    def __init__(self, rule_dirs: Iterable[Path | str] | None = None, *,
+                 problems: list[RuleError] | None = None) -> None:
         dirs = [Path(d) for d in rule_dirs] if rule_dirs is not None else [shipped_rules()]
         self.rule_dirs: tuple[Path, ...] = tuple(dirs)
-        self._packs: dict[tuple[str, str], Pack] = load_packs(dirs)
-        self._municipalities = frozenset(m for m, _ in self._packs)
+        gathered = Problems(collect=problems is not None)
+        self._loaded = _Loaded.of(self.rule_dirs, gathered)
+        if problems is not None:
+            problems.extend(gathered.found)
+        self._reloading = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"Router({len(self._packs)} packs over {', '.join(map(str, self.rule_dirs))})"
+        return f"Router({len(self._loaded.packs)} packs over {', '.join(map(str, self.rule_dirs))})"
+
+    def reload(self) -> None:
+        """Re-read every rule file: atomically, so a reload that fails keeps the old packs serving.
+
+        Routes in flight finish on the packs they started with; the next route sees the new ones.
+        The load error (a `RuleError` with file:line:column) is raised to the caller of `reload`.
+        """
+        with self._reloading:
+            fresh = _Loaded.of(self.rule_dirs)  # raises before anything is replaced
+            self._loaded = fresh  # one reference assignment: readers see the old set or the new, whole
 
     def municipalities(self) -> list[str]:
         """The municipalities the loaded packs cover."""
-        return sorted(self._municipalities)
+        return sorted(self._loaded.municipalities)
 
     def events(self, municipality: str) -> dict[str, str]:
         """The events a municipality's packs cover, each with its Danish title."""
         self._check_municipality(municipality)
-        return {event: pack.meta.title for (m, event), pack in sorted(self._packs.items())
+        return {event: pack.meta.title for (m, event), pack in sorted(self._loaded.packs.items())
                 if m == municipality}
 
     def pack(self, municipality: str, event: str) -> Pack:
         """The loaded pack of one municipality's event."""
-        found = self._packs.get((municipality, event))
+        found = self._loaded.packs.get((municipality, event))
         if found is None:
             self._check_municipality(municipality)
             raise UnknownEventError(f"event for {municipality}", event, self.events(municipality))
         return found
 
     def _check_municipality(self, municipality: str) -> None:
-        if municipality not in self._municipalities:
+        if municipality not in self._loaded.municipalities:
             raise UnknownEventError("municipality", municipality, self.municipalities())
 
     def route(self, situation: SituationBase | Mapping[str, Any], on: dt.date | None = None) -> Decision:
@@ -105,13 +145,14 @@ class Router:
         parsed = parse_situation(situation)
         pack, fired = self._evaluate(parsed, _check_date(on))
         rules = [pack.rules[rule_id] for rule_id in _conditions_held(pack, fired)]
+        ids = tuple(rule.id for rule in rules)
         try:
             responsible, top = _lead(pack, rules)
         except (NoResponsibleError, ConflictError) as exc:
-            return Answer(None, frozenset(), type(exc).__name__)
+            return Answer(None, frozenset(), type(exc).__name__, ids)
         steps = frozenset(f"{step.actor}.{step.action}" for rule in rules
                           if not _overridden(rule, top) for step in rule.steps)
-        return Answer(responsible, steps)
+        return Answer(responsible, steps, None, ids, frozenset(r.id for r in rules if _overridden(r, top)))
 
     def _route(self, situation: SituationBase, on: dt.date) -> Decision:
         pack, fired = self._evaluate(situation, on)

@@ -1,0 +1,222 @@
+"""`ansvar check`: every load error at once, then an exhaustive analysis of each municipality's packs.
+
+For every (municipality, event) the loaded packs cover, every case its rules can tell apart
+(`ansvar.space.SituationSpace`) is routed through the real engine, as users get it. Found:
+
+- **gap**: situations where no rule names a responsible actor (`NoResponsibleError` for users);
+- **conflict**: situations where rules of equal top priority name different actors (`ConflictError`);
+- **unreachable**: a rule that fires in no situation (its conditions contradict, or an `any` branch is dead);
+- **shadowed**: a rule naming a responsible actor that fires only where a higher-priority lead outranks it,
+  so its lead, steps and warnings never reach anyone.
+
+Each finding carries `file:line:column` and, for all but unreachable rules, the simplest situation that
+shows it, ready for `ansvar route`. Load errors are findings of kind `load`. All are errors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ansvar import _yaml
+from ansvar.decision import Answer
+from ansvar.errors import RuleError
+from ansvar.loader import Pack
+from ansvar.router import Router
+from ansvar.space import MAX_SITUATIONS, SituationSpace
+
+Kind = Literal["load", "gap", "conflict", "unreachable", "shadowed", "too_large"]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem in the rule packs, where it is, and a situation that shows it."""
+
+    kind: Kind
+    message: str
+    path: Path | None
+    line: int | None = None
+    column: int | None = None
+    municipality: str | None = None
+    event: str | None = None
+    rule: str | None = None
+    situations: int = 0
+    example: Mapping[str, Any] | None = None
+
+    @property
+    def location(self) -> str:
+        """`file:line:column`, as editors read it."""
+        return RuleError("", self.path, self.line, self.column).location
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.kind}: {self.message}"
+
+    def as_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (for editors and CI)."""
+        return {"kind": self.kind, "message": self.message, "location": self.location,
+                "path": str(self.path) if self.path else None, "line": self.line, "column": self.column,
+                "municipality": self.municipality, "event": self.event, "rule": self.rule,
+                "situations": self.situations, "example": dict(self.example) if self.example else None}
+
+
+@dataclass(slots=True)
+class Report:
+    """What `check` found, and how long each event's analysis took."""
+
+    findings: list[Finding] = field(default_factory=list)
+    analysed: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """No finding at all."""
+        return not self.findings
+
+
+def check(rule_dirs: Sequence[Path], *, only: Iterable[Path] = (), on: dt.date | None = None) -> Report:
+    """Load `rule_dirs` reporting every problem, then analyse each municipality's packs exhaustively.
+
+    `only`: analyse just the municipalities whose folders lie under these paths (load errors are always
+    reported). `on`: the date to route on (default today; a pack not yet in force is skipped).
+    """
+    day = on or dt.date.today()  # noqa: DTZ011 - the caller's local day, as in route()
+    problems: list[RuleError] = []
+    router = Router(rule_dirs, problems=problems)
+    report = Report([Finding("load", p.message, p.path, p.line, p.column) for p in problems])
+    roots = [p.resolve() for p in only]
+    for municipality in router.municipalities():
+        for event in router.events(municipality):
+            pack = router.pack(municipality, event)
+            if roots and not any(pack.municipality.path.resolve().is_relative_to(r) for r in roots):
+                continue
+            if any(day < part.meta.valid_from for part in pack.parts):
+                continue
+            started = time.perf_counter()
+            found, size = analyse(router, pack, day)
+            report.findings += found
+            report.analysed[municipality, event] = (size, time.perf_counter() - started)
+    return report
+
+
+def analyse(router: Router, pack: Pack, on: dt.date) -> tuple[list[Finding], int]:
+    """Gaps, conflicts, unreachable and always-shadowed rules of one pack; and how many situations."""
+    where = _Where(pack)
+    space = SituationSpace([pack], on)
+    if space.size > MAX_SITUATIONS:
+        message = (f"{space.size} situations exceed {MAX_SITUATIONS}: the rules read too many facts with "
+                   "too many distinct values to check")
+        return [where.pack_finding("too_large", message)], space.size
+    seen = _Seen(pack)
+    for situation in space:
+        example = {"municipality": pack.municipality.id, **situation}
+        seen.add(example, router.outline(example, on))
+    return seen.findings(where), seen.routed
+
+
+class _Seen:
+    """What the situations routed so far showed: gaps, conflicts, which rules fired and which led."""
+
+    def __init__(self, pack: Pack) -> None:
+        self.pack = pack
+        self.routed = 0
+        self.gaps = _Tally()
+        self.conflicts: dict[tuple[str, ...], _Tally] = {}
+        self.fired: dict[str, _Tally] = {}
+        self.led: set[str] = set()
+        self.outranked_by: dict[str, str] = {}
+
+    def add(self, example: dict[str, Any], answer: Answer) -> None:
+        self.routed += 1
+        for rule_id in answer.fired:
+            self.fired.setdefault(rule_id, _Tally()).add(example)
+        if answer.error == "NoResponsibleError":
+            self.gaps.add(example)
+        elif answer.error == "ConflictError":
+            self.conflicts.setdefault(_rivals(self.pack, answer.fired), _Tally()).add(example)
+        else:
+            leading = [self.pack.rules[r] for r in answer.fired
+                       if self.pack.rules[r].responsible is not None and r not in answer.overridden]
+            self.led.update(r.id for r in leading)
+            for rule_id in answer.overridden:
+                self.outranked_by.setdefault(rule_id, leading[0].id)
+
+    def findings(self, where: _Where) -> list[Finding]:
+        rules = self.pack.rules
+        found: list[Finding] = []
+        if self.gaps.count:
+            message = (f"no rule names a responsible actor in {self.gaps.count} situation(s), e.g. "
+                       f"{_show(self.gaps.example)}")
+            found.append(where.pack_finding("gap", message, self.gaps))
+        for rivals, tally in self.conflicts.items():
+            names = ", ".join(f"{r} -> {rules[r].responsible}" for r in rivals)
+            message = (f"rules of equal priority {rules[rivals[0]].priority} claim the lead ({names}) in "
+                       f"{tally.count} situation(s), e.g. {_show(tally.example)}")
+            found.append(where.rule_finding("conflict", rivals[-1], message, tally))
+        for rule_id, rule in rules.items():
+            if rule_id not in self.fired:
+                found.append(where.rule_finding(
+                    "unreachable", rule_id, f"rule {rule_id!r} fires in no situation: its conditions never "
+                                            "hold together", None))
+            elif rule.responsible is not None and rule_id not in self.led:
+                tally = self.fired[rule_id]
+                found.append(where.rule_finding(
+                    "shadowed", rule_id, f"rule {rule_id!r} (priority {rule.priority}) fires only where a "
+                                         f"higher priority lead outranks it (e.g. "
+                                         f"{self.outranked_by.get(rule_id)!r}), so its lead, steps and "
+                                         f"warnings never apply; e.g. {_show(tally.example)}", tally))
+        return found
+
+
+def _rivals(pack: Pack, fired: Sequence[str]) -> tuple[str, ...]:
+    claims = [pack.rules[r] for r in fired if pack.rules[r].responsible is not None]
+    top = max(r.priority for r in claims)
+    return tuple(r.id for r in claims if r.priority == top)
+
+
+def _show(example: Mapping[str, Any] | None) -> str:
+    return json.dumps(_json_ready(example), ensure_ascii=False)
+
+
+class _Tally:
+    """How many situations show a finding, and the simplest of them."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.example: dict[str, Any] | None = None
+
+    def add(self, situation: dict[str, Any]) -> None:
+        self.count += 1
+        if self.example is None or len(situation) < len(self.example):
+            self.example = situation
+
+
+class _Where:
+    """Positions of a pack's rules in their files, for findings."""
+
+    def __init__(self, pack: Pack) -> None:
+        self.pack = pack
+
+    def pack_finding(self, kind: Kind, message: str, tally: _Tally | None = None) -> Finding:
+        part = self.pack.parts[-1]
+        at = _yaml.position(part.file.data, ("rules",), key=True) or (None, None)
+        return self._finding(kind, message, (part.path, *at), None, tally)
+
+    def rule_finding(self, kind: Kind, rule_id: str, message: str, tally: _Tally | None) -> Finding:
+        part = self.pack.origin[rule_id]
+        at = _yaml.position(part.file.data, (*part.rule_loc(rule_id), "id"), key=True) or (None, None)
+        return self._finding(kind, message, (part.path, *at), rule_id, tally)
+
+    def _finding(self, kind: Kind, message: str, at: tuple[Path, int | None, int | None], rule: str | None,
+                 tally: _Tally | None) -> Finding:
+        return Finding(kind, message, *at, self.pack.municipality.id, self.pack.event, rule,
+                       tally.count if tally else 0, _json_ready(tally.example) if tally else None)
+
+
+def _json_ready(example: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if example is None:
+        return None
+    return {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in example.items()}
