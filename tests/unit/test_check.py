@@ -1,0 +1,236 @@
+"""`ansvar check`: every load error at once, and gaps, conflicts, unreachable and shadowed rules found."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+import ansvar
+from ansvar import cli
+from ansvar.analysis import Report, check
+
+ON = dt.date(2026, 11, 23)
+FIXTURES = sorted((Path(__file__).parents[1] / "invalid_rules").glob("*.yaml"))
+
+LAYER = """\
+layer: {town}
+kind: municipality
+name: Testkommune
+actors:
+  borger: {{name: Borger}}
+  egen_laege: {{name: Egen læge}}
+  visitation: {{name: Visitation, contact: {{phone: "9931 5740"}}}}
+"""
+
+HEADER = """\
+pack:
+  layer: testby
+  event: afrusning
+  title: Test
+  document: Testvejledning
+  version: "1"
+  valid_from: 2020-01-01
+  review_by: null
+  section: Test
+rules:
+"""
+
+
+def town(tmp_path: Path, rules: str, name: str = "testby") -> Path:
+    folder = tmp_path / "rules" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "layer.yaml").write_text(LAYER.format(town=name), encoding="utf-8")
+    (folder / "afrusning.yaml").write_text(HEADER + rules, encoding="utf-8")
+    return tmp_path / "rules"
+
+
+def findings(report: Report, kind: str) -> list[ansvar.analysis.Finding]:
+    return [f for f in report.findings if f.kind == kind]
+
+
+BASE = """\
+  - id: borger_leder
+    when: {seizures: false}
+    responsible: borger
+    source: {section: S, passage: P}
+"""
+
+
+def test_shipped_packs_are_clean_and_afrusning_takes_seconds() -> None:
+    """No finding in the shipped packs; afrusning's every case is routed, in seconds not minutes."""
+    report = check([ansvar.shipped_rules()], on=ON)
+    assert report.findings == []
+    situations, seconds = report.analysed["aalborg", "afrusning"]
+    assert situations > 10_000
+    assert seconds < 60
+    assert ("rebild", "behandlingsforloeb") in report.analysed
+
+
+def test_seeded_gap_is_found_with_a_routable_example(tmp_path: Path) -> None:
+    """A pack that names nobody when the citizen has seizures: a gap, at the pack, with that situation."""
+    rules = town(tmp_path, BASE)
+    report = check([rules], on=ON)
+    (gap,) = findings(report, "gap")
+    assert gap.example == {"municipality": "testby", "event": "afrusning", "seizures": True}
+    assert (gap.path, gap.line, gap.column) == (rules / "testby" / "afrusning.yaml", 10, 1)
+    assert gap.situations == 1
+    with pytest.raises(ansvar.NoResponsibleError):
+        ansvar.Router([rules]).route(gap.example, on=ON)
+
+
+def test_seeded_conflict_names_both_rules(tmp_path: Path) -> None:
+    """Two rules of equal priority naming different actors under delirium tremens: a conflict at the second."""
+    rules = town(tmp_path, BASE + """\
+  - id: laegen_leder
+    when: {seizures: true}
+    responsible: egen_laege
+    source: {section: S, passage: P}
+  - id: borger_leder_ved_delir
+    when: {seizures: true, delirium_tremens: true}
+    responsible: borger
+    source: {section: S, passage: P}
+""")
+    (conflict,) = findings(check([rules], on=ON), "conflict")
+    assert conflict.rule == "borger_leder_ved_delir"
+    assert (conflict.line, conflict.column) == (19, 5)
+    assert "laegen_leder -> egen_laege, borger_leder_ved_delir -> borger" in conflict.message
+    assert conflict.example == {"municipality": "testby", "event": "afrusning", "delirium_tremens": True,
+                                "seizures": True}
+    with pytest.raises(ansvar.ConflictError):
+        ansvar.Router([rules]).route(conflict.example, on=ON)
+
+
+def test_seeded_unreachable_rule(tmp_path: Path) -> None:
+    """A rule whose conditions contradict (more than 3 and fewer than 2 a day) never fires: unreachable."""
+    rules = town(tmp_path, BASE + """\
+  - id: laegen_leder
+    when: {seizures: true}
+    responsible: egen_laege
+    source: {section: S, passage: P}
+  - id: umulig
+    when: {administrations_per_day: {gt: 3, lt: 2}}
+    warnings: [{id: w, text: T}]
+    source: {section: S, passage: P}
+""")
+    report = check([rules], on=ON)
+    (unreachable,) = findings(report, "unreachable")
+    assert unreachable.rule == "umulig"
+    assert (unreachable.line, unreachable.column) == (19, 5)
+    assert unreachable.example is None
+    assert len(report.findings) == 1
+
+
+def test_seeded_shadowed_rule(tmp_path: Path) -> None:
+    """A lead rule always outranked where it fires never leads: shadowed, naming who outranks it."""
+    rules = town(tmp_path, BASE + """\
+  - id: laegen_leder
+    priority: 10
+    when: {seizures: true}
+    responsible: egen_laege
+    source: {section: S, passage: P}
+  - id: borger_ved_kramper
+    priority: 5
+    when: {seizures: true}
+    responsible: borger
+    steps: [{actor: borger, action: vent, text: Vent}]
+    source: {section: S, passage: P}
+""")
+    (shadowed,) = findings(check([rules], on=ON), "shadowed")
+    assert shadowed.rule == "borger_ved_kramper"
+    assert "'laegen_leder'" in shadowed.message
+    assert shadowed.example == {"municipality": "testby", "event": "afrusning", "seizures": True}
+
+
+def test_every_broken_file_at_once_each_at_its_line(tmp_path: Path) -> None:
+    """All the broken-file fixtures, each in its own town, are reported in one run, each at its position."""
+    expected = {}
+    for number, fixture in enumerate(FIXTURES):
+        name = f"testkomm{number:03d}"  # as long as "testkommune": columns stay
+        text = fixture.read_text(encoding="utf-8").replace("layer: testkommune", f"layer: {name}")
+        folder = tmp_path / "rules" / name
+        folder.mkdir(parents=True)
+        (folder / "layer.yaml").write_text(LAYER.format(town=name), encoding="utf-8")
+        (folder / "afrusning.yaml").write_text(text, encoding="utf-8")
+        match = re.match(r"# expect: (\d+):(\d+): (.*)\n", text)
+        assert match
+        expected[name] = (int(match[1]), int(match[2]), match[3].replace("testkommune", name))
+    report = check([tmp_path / "rules"], on=ON)
+    loads = findings(report, "load")
+    assert len(expected) >= 15
+    for name, (line, column, message) in expected.items():
+        mine = [f for f in loads if f.path is not None and f.path.parent.name == name]
+        assert any((f.line, f.column) == (line, column) and message in f.message for f in mine), (name, mine)
+
+
+def test_every_broken_rule_of_one_file(tmp_path: Path) -> None:
+    """Three broken rules in one file are three findings, not the first alone; schema errors all listed."""
+    rules = town(tmp_path, BASE + """\
+  - id: a
+    when: {seizurs: true}
+    responsible: borger
+    source: {section: S, passage: P}
+  - id: b
+    responsible: egen_lage
+    source: {section: S, passage: P}
+  - id: c
+    when: {residence: hjemme}
+    responsible: borger
+    source: {section: S, passage: P}
+""")
+    loads = findings(check([rules], on=ON), "load")
+    assert [(f.line, f.column) for f in loads] == [(16, 12), (20, 18), (23, 23)]
+    schema = town(tmp_path / "two", "  - id: x\n    priority: high\n    colour: red\n    source: {section: S}\n")
+    loads = findings(check([schema], on=ON), "load")
+    assert {f.message.split(":")[0] for f in loads} == {"rules.0.priority", "rules.0.colour"}
+
+
+def test_only_limits_analysis_to_the_given_paths(tmp_path: Path) -> None:
+    """`ansvar check my_rules` analyses only my municipalities, with the shipped layers loaded as parents."""
+    rules = town(tmp_path, BASE)
+    report = check([ansvar.shipped_rules(), rules], only=[rules], on=ON)
+    assert {m for m, _ in report.analysed} == {"testby"}
+
+
+def test_cli_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`ansvar check PATH` prints file:line:col findings and exits 1; --json parses; clean packs exit 0."""
+    rules = town(tmp_path, BASE)
+    assert cli.main(["check", str(rules), "--on", "2026-11-23"]) == 1
+    out = capsys.readouterr().out
+    assert f"{rules / 'testby' / 'afrusning.yaml'}:10:1: gap: no rule names a responsible actor" in out
+    assert cli.main(["check", str(rules), "--json", "--on", "2026-11-23"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False
+    assert report["findings"][0]["example"] == {"municipality": "testby", "event": "afrusning", "seizures": True}
+    assert cli.main(["check", "--on", "2026-11-23"]) == 0
+    assert capsys.readouterr().out.startswith("ok: 17 packs")
+
+
+def test_reload_picks_up_edits_atomically(tmp_path: Path) -> None:
+    """An edited pack answers after reload(); a broken edit raises and the old packs keep serving."""
+    rules = town(tmp_path, BASE + """\
+  - id: laegen_leder
+    when: {seizures: true}
+    responsible: egen_laege
+    source: {section: S, passage: P}
+""")
+    router = ansvar.Router([rules])
+    situation = {"municipality": "testby", "event": "afrusning", "seizures": True}
+    assert router.route(situation, on=ON).responsible == "egen_laege"
+    pack = rules / "testby" / "afrusning.yaml"
+    pack.write_text(pack.read_text(encoding="utf-8").replace("responsible: egen_laege", "responsible: borger"),
+                    encoding="utf-8")
+    assert router.route(situation, on=ON).responsible == "egen_laege"
+    router.reload()
+    assert router.route(situation, on=ON).responsible == "borger"
+    pack.write_text(pack.read_text(encoding="utf-8").replace("responsible: borger\n    source: {section: S, "
+                                                             "passage: P}\n  - id: laegen",
+                                                             "responsible: borgr\n    source: {section: S, "
+                                                             "passage: P}\n  - id: laegen"), encoding="utf-8")
+    with pytest.raises(ansvar.RuleError, match=r"afrusning.yaml:13:18: unknown actor 'borgr'"):
+        router.reload()
+    assert router.route(situation, on=ON).responsible == "borger"
+    assert router.route({**situation, "seizures": False}, on=ON).responsible == "borger"
