@@ -28,6 +28,7 @@ from ansvar.errors import (
     SituationError,
     UnknownEventError,
 )
+from ansvar.explain import RuleWhyNot, WhyNot
 from ansvar.router import Router, shipped_rules
 from ansvar.situation import Situation, SituationBase, parse_situation, situation_schema
 
@@ -43,6 +44,7 @@ __all__ = [
     "Router",
     "RoutingError",
     "RuleError",
+    "RuleWhyNot",
     "Situation",
     "SituationBase",
     "SituationError",
@@ -50,6 +52,7 @@ __all__ = [
     "Step",
     "TraceEntry",
     "UnknownEventError",
+    "WhyNot",
     "default_router",
     "events",
     "parse_situation",
@@ -57,6 +60,7 @@ __all__ = [
     "route_many",
     "shipped_rules",
     "situation_schema",
+    "why_not",
 ]
 
 _default: list[Router] = []
@@ -80,6 +84,19 @@ def route_many(situations: _Iterable[SituationBase | _Mapping[str, _Any]],
                on: _dt.date | None = None) -> list[Decision]:
     """Route many situations: same order, one Decision each."""
     return default_router().route_many(situations, on=on)
+
+
+def why_not(situation: SituationBase | _Mapping[str, _Any], actor: str, on: _dt.date | None = None) -> WhyNot:
+    """Why `actor` is not responsible here: each rule that could make it so, and what was missing.
+
+    >>> import datetime
+    >>> answer = why_not({"municipality": "aalborg", "event": "afrusning"}, "region_akutmodtagelse",
+    ...                  on=datetime.date(2026, 11, 23))
+    >>> [(r.rule, r.held, r.missing) for r in answer.rules][0]  # doctest: +NORMALIZE_WHITESPACE
+    ('region_ansvar_kompliceret_afrusning', False,
+     (('seizures == true',), ('delirium_tremens == true',), ('complicated_course_suspected == true',)))
+    """
+    return default_router().why_not(situation, actor, on=on)
 
 
 def events(municipality: str) -> dict[str, str]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +48,8 @@ OPERATORS = ("eq", "ne", "in", "not_in", "lt", "le", "gt", "ge")
 _ENGINE_OPS = frozenset({"$and", "$or", "$neq", "$lt", "$lte", "$gt", "$gte", "$ex", "$nex"})
 _ORDERING = {"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}
 _SYMBOL = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge}
 
 
 class ConditionError(Exception):
@@ -71,6 +74,24 @@ class Test:
             return f"{self.fact} is {'not ' if self.op == 'ne' else ''}null"
         shown = _show(self.value)
         return f"{self.fact} {_SYMBOL[self.op]} {shown}"
+
+    def holds(self, value: object) -> bool:
+        """Whether the test holds for a fact's value, as the condition language defines it.
+
+        For explanations only (`why_not`); routing asks durable_rules. A null fact equals only null, is
+        `ne` every value, and fails every ordering.
+
+        >>> Test("administrations_per_day", "gt", 3).holds(None), Test("seizures", "ne", True).holds(None)
+        (False, True)
+        """
+        if value is None or self.value is None:
+            same = value is None and self.value is None
+            return same if self.op == "eq" else not same if self.op == "ne" else False
+        if self.op == "eq":
+            return bool(value == self.value)
+        if self.op == "ne":
+            return bool(value != self.value)
+        return bool(_COMPARE[self.op](value, self.value))
 
     def engine(self) -> dict[str, Any]:
         """The one durable_rules expression for this test (the fact never carries null)."""

@@ -122,6 +122,12 @@ class Decision(_Frozen):
 
         return render_text(self)
 
+    def explain(self) -> str:
+        """Why, in Danish: the lead's rule, then every rule that fired, its tests, layer and passage."""
+        from ansvar.explain import explain  # noqa: PLC0415 - explain depends on this module
+
+        return explain(self)
+
 
 @dataclass(frozen=True, slots=True)
 class Answer:

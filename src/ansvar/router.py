@@ -28,6 +28,7 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
+from ansvar import explain
 from ansvar.compiler import SEPARATOR, engine_value
 from ansvar.decision import (
     Answer,
@@ -46,8 +47,9 @@ from ansvar.errors import (
     SituationError,
     UnknownEventError,
 )
+from ansvar.explain import WhyNot
 from ansvar.loader import LayerPack, Pack, Problems, load
-from ansvar.schema import ROUTING_DATE, Due, RuleSpec, SourceRef
+from ansvar.schema import ACTORS, ROUTING_DATE, Due, RuleSpec, SourceRef
 from ansvar.situation import EARLIEST_DATE, LATEST_DATE, SituationBase, parse_situation
 
 #: Warning ids the router itself raises (fixed meaning across packs).
@@ -153,6 +155,20 @@ class Router:
         steps = frozenset(f"{step.actor}.{step.action}" for rule in rules
                           if not _overridden(rule, top) for step in rule.steps)
         return Answer(responsible, steps, None, ids, frozenset(r.id for r in rules if _overridden(r, top)))
+
+    def why_not(self, situation: SituationBase | Mapping[str, Any], actor: str,
+                on: dt.date | None = None) -> WhyNot:
+        """Why `actor` is not responsible: each rule that could make it so, and what kept it from leading."""
+        if actor not in ACTORS:
+            raise UnknownEventError("actor", actor, ACTORS)
+        parsed = parse_situation(situation)
+        pack, fired = self._evaluate(parsed, _check_date(on))
+        rules = [pack.rules[rule_id] for rule_id in _conditions_held(pack, fired)]
+        try:
+            responsible: str | None = _lead(pack, rules)[0]
+        except (NoResponsibleError, ConflictError):
+            responsible = None
+        return explain.why_not(pack, parsed, fired, responsible, actor)
 
     def _route(self, situation: SituationBase, on: dt.date) -> Decision:
         pack, fired = self._evaluate(situation, on)
@@ -261,6 +277,18 @@ def due_date(due: Due, situation: SituationBase, on: dt.date) -> dt.date:
     raise AssertionError(msg)
 
 
+def cite(part: LayerPack, ref: SourceRef) -> Source:
+    """The Source a rule's reference names, in the document of the layer's pack that holds it.
+
+    A passage under the event's own section is cited below it; the guide's introduction, another section,
+    or another document (a law, the regional agreement) is cited as the rule names it.
+    """
+    meta = part.meta
+    in_event = ref.in_event and ref.document is None
+    return Source(document=ref.document or meta.document,
+                  section=f"{meta.section} — {ref.section}" if in_event else ref.section, passage=ref.passage)
+
+
 class _Builder:
     """Collects a Decision's trace, steps, warnings and sources, rule by rule, each once."""
 
@@ -328,15 +356,8 @@ class _Builder:
             days_overdue=days), key=(LATE_WARNING, step.actor, step.action))
 
     def source(self, ref: SourceRef, part: LayerPack) -> Source:
-        # A passage under the event's own section is cited below it; the guide's introduction, another
-        # section, or another document (a law, the regional agreement) is cited as the rule names it.
-        meta = part.meta
-        in_event = ref.in_event and ref.document is None
-        key = (ref.document or meta.document, f"{meta.section} — {ref.section}" if in_event else ref.section,
-               ref.passage)
-        if key not in self.sources:
-            self.sources[key] = Source(document=key[0], section=key[1], passage=key[2])
-        return self.sources[key]
+        cited = cite(part, ref)
+        return self.sources.setdefault((cited.document, cited.section, cited.passage), cited)
 
     def contact(self, actor: str | None) -> Contact | None:
         if actor is None:
