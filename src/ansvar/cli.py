@@ -1,8 +1,8 @@
-"""`ansvar route FILE|-`, `events [MUNICIPALITY]`, `diff A B [EVENT]`, `check [PATH...]`.
+"""`ansvar route FILE|-`, `events [MUNICIPALITY]`, `diff A B [EVENT]`, `check [PATH...]`, `test PATH...`.
 
 Errors print one clear line on stderr and exit non-zero: 2 for bad input or usage, 3 for a defect in the
 rule packs, 4 for an engine failure. `diff` exits 1 when the municipalities answer differently, as diff(1);
-`check` exits 1 when it finds any problem.
+`check` exits 1 when it finds any problem; `test` 1 when a scenario fails, 2 when a file is malformed.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ansvar import _yaml
+from ansvar import _yaml, scenarios
 from ansvar.analysis import check
 from ansvar.compare import compare
 from ansvar.display import render_comparison
@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--on", type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
                       help="the date to answer for (default today)")
     diff.add_argument("--json", action="store_true", help="print JSON")
+    test = commands.add_parser("test", help="run scenario files: the answers a guide's text demands")
+    test.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                      help="scenario file, or directory searched for them (each file names its own rules:)")
     check = commands.add_parser("check", help="every load error, then gaps, conflicts, unreachable and "
                                               "shadowed rules, found exhaustively")
     check.add_argument("paths", nargs="*", type=Path, metavar="PATH",
@@ -167,6 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check":
             return _check(dirs, args)
+        if args.command == "test":
+            return scenarios.main(args.paths, sys.stdout)
         router = Router(dirs)
         if args.command == "diff":
             return _diff(router, args)

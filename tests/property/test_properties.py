@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import ansvar
 from ansvar import engine
 from ansvar.schema import ACTORS
-from tests.property.strategies import situations
+from ansvar.testing import situations
 
 ROUTER = ansvar.default_router()
 EVENTS = [(m, e) for m in ROUTER.municipalities() for e in ROUTER.events(m)]
@@ -26,7 +26,7 @@ def test_every_valid_situation_has_one_known_lead(municipality: str, event: str)
     pack = ROUTER.pack(municipality, event)
     in_force = max(part.meta.valid_from for part in pack.parts)
 
-    @given(situation=situations(municipality, event), on=st.dates(in_force, dt.date(2030, 12, 31)))
+    @given(situation=situations(event, municipality), on=st.dates(in_force, dt.date(2030, 12, 31)))
     def check(situation: dict[str, Any], on: dt.date) -> None:
         decision = ROUTER.route(situation, on=on)
         actors = pack.actors
@@ -54,7 +54,7 @@ def test_every_valid_situation_has_one_known_lead(municipality: str, event: str)
 def test_medcom_only_with_consent(municipality: str, event: str) -> None:
     """The unit messages the GP via MedCom only when the citizen consents (guide's introduction)."""
 
-    @given(situation=situations(municipality, event))
+    @given(situation=situations(event, municipality))
     def check(situation: dict[str, Any]) -> None:
         decision = ROUTER.route(situation, on=dt.date(2026, 11, 23))
         medcom = [s for s in decision.steps if "medcom" in s.action]
@@ -64,7 +64,7 @@ def test_medcom_only_with_consent(municipality: str, event: str) -> None:
     check()
 
 
-@given(situation=situations("aalborg", "afrusning"))
+@given(situation=situations("afrusning", "aalborg"))
 def test_admission_criteria_send_the_citizen_to_the_region(situation: dict[str, Any]) -> None:
     """Seizures, delirium tremens or a suspected complicated course: the Region leads, the GP refers."""
     decision = ROUTER.route(situation, on=dt.date(2026, 11, 23))
@@ -74,7 +74,7 @@ def test_admission_criteria_send_the_citizen_to_the_region(situation: dict[str, 
         assert ("egen_laege", "henvis_til_akutmodtagelse") in {(s.actor, s.action) for s in decision.steps}
 
 
-@given(situation=situations("aalborg", "afrusning"))
+@given(situation=situations("afrusning", "aalborg"))
 def test_klopoxid_never_by_phone_or_letter(situation: dict[str, Any]) -> None:
     """A prescription asked for by phone or correspondence always carries the no-klopoxid warning."""
     decision = ROUTER.route(situation, on=dt.date(2026, 11, 23))
@@ -82,7 +82,7 @@ def test_klopoxid_never_by_phone_or_letter(situation: dict[str, Any]) -> None:
     assert remote == ("ingen_klopoxid_per_telefon_eller_korrespondance" in {w.id for w in decision.warnings})
 
 
-@given(situation=situations("aalborg", "afrusning"))
+@given(situation=situations("afrusning", "aalborg"))
 def test_home_nursing_only_fixed_and_at_most_three(situation: dict[str, Any]) -> None:
     """Home nursing administers only a prescription fixed in FMK, at most 3 times a day."""
     decision = ROUTER.route(situation, on=dt.date(2026, 11, 23))
@@ -111,7 +111,7 @@ def test_contacts_are_the_guides() -> None:
 ROUTE_ON = st.dates(dt.date(2025, 5, 1), dt.date(2030, 12, 31))
 
 
-@given(situation=situations("rebild", "afklarende_samtale"), on=ROUTE_ON)
+@given(situation=situations("afklarende_samtale", "rebild"), on=ROUTE_ON)
 def test_cfh_notified_exactly_when_minor_children_and_not_anonymous(situation: dict[str, Any],
                                                                      on: dt.date) -> None:
     """Minor children: a notification to CFH, except in an anonymous course, which says it cannot."""
@@ -129,7 +129,7 @@ def test_cfh_notified_exactly_when_minor_children_and_not_anonymous(situation: d
 def test_treatment_guarantee_is_fourteen_days_from_the_clarifying_conversation(event: str, date_fact: str) -> None:
     """Wherever a treatment-start deadline appears, it is 14 days after the clarifying conversation."""
 
-    @given(situation=situations("rebild", event), on=ROUTE_ON)
+    @given(situation=situations(event, "rebild"), on=ROUTE_ON)
     def check(situation: dict[str, Any], on: dt.date) -> None:
         decision = ROUTER.route(situation, on=on)
         start = situation.get(date_fact)
@@ -141,7 +141,7 @@ def test_treatment_guarantee_is_fourteen_days_from_the_clarifying_conversation(e
     check()
 
 
-@given(situation=situations("rebild", "behandlingsforloeb"), on=ROUTE_ON)
+@given(situation=situations("behandlingsforloeb", "rebild"), on=ROUTE_ON)
 def test_follow_ups_fall_one_and_six_months_after_the_end(situation: dict[str, Any], on: dt.date) -> None:
     """An ended course always has its pending follow-ups, 1 and 6 months on, in the same day of month or
     the month's last day, and never any step of starting or planning the treatment."""
