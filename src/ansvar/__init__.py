@@ -12,12 +12,13 @@ Danish municipalities' guides for substance-abuse treatment, as YAML rule packs 
 from __future__ import annotations
 
 import datetime as _dt  # noqa: ICN001 - private alias keeps the public namespace clean
+import importlib as _importlib
 import threading as _threading
 from collections.abc import Iterable as _Iterable
 from collections.abc import Mapping as _Mapping
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
-from ansvar.decision import Contact, Decision, DecisionWarning, PackInfo, Source, Step, TraceEntry
 from ansvar.errors import (
     AnsvarError,
     ConflictError,
@@ -28,9 +29,38 @@ from ansvar.errors import (
     SituationError,
     UnknownEventError,
 )
-from ansvar.explain import RuleWhyNot, WhyNot
-from ansvar.router import Router, shipped_rules
-from ansvar.situation import Situation, SituationBase, parse_situation, situation_schema
+
+if _TYPE_CHECKING:
+    from ansvar.decision import Contact, Decision, DecisionWarning, PackInfo, Source, Step, TraceEntry
+    from ansvar.explain import RuleWhyNot, WhyNot
+    from ansvar.router import Router, shipped_rules
+    from ansvar.situation import Situation, SituationBase, parse_situation, situation_schema
+
+# The models and the engine load on first use: importing ansvar (or its pytest plugin, which every pytest
+# run of a project that installs ansvar loads) costs a few milliseconds, not pydantic's and the engine's.
+_LAZY = {
+    **dict.fromkeys(("Contact", "Decision", "DecisionWarning", "PackInfo", "Source", "Step", "TraceEntry"),
+                    "ansvar.decision"),
+    **dict.fromkeys(("RuleWhyNot", "WhyNot"), "ansvar.explain"),
+    **dict.fromkeys(("Router", "shipped_rules"), "ansvar.router"),
+    **dict.fromkeys(("Situation", "SituationBase", "parse_situation", "situation_schema"),
+                    "ansvar.situation"),
+}
+
+
+def __getattr__(name: str) -> _Any:  # noqa: ANN401 - whichever public name is asked for
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module 'ansvar' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "AnsvarError",
@@ -69,6 +99,8 @@ _default_lock = _threading.Lock()
 
 def default_router() -> Router:
     """The router over the shipped rule packs, loaded on first use."""
+    from ansvar.router import Router  # noqa: PLC0415 - loaded on first use, see _LAZY
+
     with _default_lock:
         if not _default:
             _default.append(Router())

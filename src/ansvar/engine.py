@@ -18,7 +18,6 @@ safe pattern:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import threading
@@ -108,9 +107,11 @@ class Ruleset:
                 _dre.delete_ruleset(handle)
 
     def __del__(self) -> None:
-        # At interpreter shutdown the engine module may be gone already.
-        with contextlib.suppress(Exception):
+        # At interpreter shutdown the engine module, and even contextlib, may be gone already.
+        try:  # noqa: SIM105 - contextlib itself may be gone at shutdown
             self.close()
+        except Exception:  # noqa: BLE001, S110 - nothing to report to at shutdown
+            pass
 
     def __repr__(self) -> str:
         return f"Ruleset({self.name!r})"

@@ -14,11 +14,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ansvar import scenarios
+from ansvar._scenario_files import SUFFIXES, has_scenarios
+
+if TYPE_CHECKING:
+    from ansvar import scenarios
 
 INI_OPTION = "ansvar_scenarios"
 SCENARIO_DIR = "scenarios"
@@ -32,7 +35,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ScenarioFile | None:
     """A scenario file under a `scenarios` directory, or None for every other file."""
-    if file_path.suffix not in scenarios.SUFFIXES:
+    if file_path.suffix not in SUFFIXES:
         return None
     try:
         folders = file_path.relative_to(parent.config.rootpath).parts[:-1]
@@ -40,7 +43,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ScenarioFi
         folders = file_path.parts[:-1]
     if SCENARIO_DIR not in folders or not parent.config.getini(INI_OPTION):
         return None
-    if not scenarios.has_scenarios(file_path):
+    if not has_scenarios(file_path):
         return None
     file: ScenarioFile = ScenarioFile.from_parent(parent, path=file_path)
     return file
@@ -51,6 +54,8 @@ class ScenarioFile(pytest.File):
 
     def collect(self) -> Iterator[ScenarioItem]:
         """One `ScenarioItem` per scenario, in file order."""
+        from ansvar import scenarios  # noqa: PLC0415 - the router loads only once a scenario file is found
+
         try:
             found = scenarios.load(self.path)
         except scenarios.ScenarioFileError as exc:
@@ -76,6 +81,8 @@ class ScenarioItem(pytest.Item):
 
     def runtest(self) -> None:
         """Route the scenario; a wrong answer raises `ScenarioFailedError`."""
+        from ansvar import scenarios  # noqa: PLC0415 - see ScenarioFile.collect
+
         failure = scenarios.run(self.scenario)
         if failure is not None:
             raise ScenarioFailedError(failure)

@@ -44,6 +44,7 @@ from typing import Any, NoReturn, TextIO
 
 import ansvar
 from ansvar import _yaml
+from ansvar._scenario_files import SUFFIXES, has_scenarios  # noqa: F401 - re-exported: part of the API
 from ansvar.decision import Contact, Decision
 from ansvar.errors import AnsvarError
 from ansvar.router import Router, shipped_rules
@@ -59,9 +60,7 @@ WARNING_LISTS = ("warnings", "warnings_include", "warnings_exclude")
 EXPECT_KEYS = frozenset({"responsible", *STEP_LISTS, *WARNING_LISTS, "due", "overdue", "contact",
                          "text_contains", "error"})
 CONTACT_FIELDS = frozenset(Contact.model_fields)
-SUFFIXES = frozenset({".yaml", ".yml"})
 
-_HAS_SCENARIOS = re.compile(rb"^scenarios[ \t]*:", re.MULTILINE)
 _STEP_KEY = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 
 
@@ -136,16 +135,6 @@ class Failure:
 
 
 # -- loading -----------------------------------------------------------------------------------------------
-
-def has_scenarios(path: Path) -> bool:
-    """Cheap test that a file is a scenario file: a YAML name and a top-level `scenarios:` line."""
-    if path.suffix not in SUFFIXES:
-        return False
-    try:
-        return _HAS_SCENARIOS.search(path.read_bytes()) is not None
-    except OSError:
-        return False
-
 
 def discover(paths: Iterable[Path | str]) -> list[Path]:
     """The scenario files among `paths`, sorted, each once.

@@ -108,3 +108,14 @@ def test_only_engine_module_imports_durable_rules() -> None:
     sources = (ROOT / "src" / "ansvar").glob("*.py")
     importers = [p.name for p in sources if "import durable" in p.read_text(encoding="utf-8")]
     assert importers == ["engine.py"]
+
+
+def test_importing_ansvar_and_its_pytest_plugin_is_light() -> None:
+    """Every pytest run of a project that installs ansvar loads its plugin: that must not load the engine."""
+    import subprocess
+    import sys
+
+    code = ("import sys, ansvar, ansvar.pytest_plugin; "
+            "print(sorted(m for m in ('pydantic', 'durable_rules_engine', 'ansvar.router') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
