@@ -177,6 +177,11 @@ class Pack:
         return self.parts[-1].path
 
     @property
+    def key(self) -> tuple[str, str]:
+        """(municipality, event)."""
+        return self.municipality.id, self.event
+
+    @property
     def actors(self) -> Mapping[str, ActorSpec]:
         """The municipality's actors, inherited names and contacts included."""
         return self.municipality.actors

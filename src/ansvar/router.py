@@ -49,7 +49,7 @@ from ansvar.errors import (
 )
 from ansvar.explain import WhyNot
 from ansvar.loader import LayerPack, Pack, Problems, load
-from ansvar.schema import ACTORS, ROUTING_DATE, Due, RuleSpec, SourceRef
+from ansvar.schema import ACTORS, ROUTING_DATE, Due, RuleSpec, SourceRef, StepSpec
 from ansvar.situation import EARLIEST_DATE, LATEST_DATE, SituationBase, parse_situation
 
 #: Warning ids the router itself raises (fixed meaning across packs).
@@ -72,11 +72,12 @@ class _Loaded:
 
     packs: Mapping[tuple[str, str], Pack]
     municipalities: frozenset[str]
+    prepared: dict[tuple[str, str], _Prepared]  # filled on each pack's first route
 
     @classmethod
     def of(cls, dirs: Sequence[Path], problems: Problems | None = None) -> _Loaded:
         packs = load(dirs, problems).packs
-        return cls(packs, frozenset(m for m, _ in packs))
+        return cls(packs, frozenset(m for m, _ in packs), {})
 
 
 class Router:
@@ -172,7 +173,14 @@ class Router:
 
     def _route(self, situation: SituationBase, on: dt.date) -> Decision:
         pack, fired = self._evaluate(situation, on)
-        return _decide(pack, situation, fired, on)
+        return _decide(self._prepared(pack), situation, fired, on)
+
+    def _prepared(self, pack: Pack) -> _Prepared:
+        loaded = self._loaded
+        prepared = loaded.prepared.get(pack.key)
+        if prepared is None or prepared.pack is not pack:
+            prepared = loaded.prepared[pack.key] = _Prepared(pack)
+        return prepared
 
     def _evaluate(self, situation: SituationBase, on: dt.date) -> tuple[Pack, list[str]]:
         pack = self.pack(situation.municipality, situation.event)
@@ -199,27 +207,22 @@ def _check_date(on: dt.date | None) -> dt.date:
     return on
 
 
-def _decide(pack: Pack, situation: SituationBase, fired_alternatives: Sequence[str], on: dt.date) -> Decision:
+def _decide(prepared: _Prepared, situation: SituationBase, fired_alternatives: Sequence[str],
+            on: dt.date) -> Decision:
+    pack = prepared.pack
     held = _conditions_held(pack, fired_alternatives)
     fired = [pack.rules[rule_id] for rule_id in held]
     responsible, top = _lead(pack, fired)
-    build = _Builder(pack, situation, on)
+    build = _Builder(prepared, situation, on)
     for rule in fired:
-        build.add(rule, tuple(held[rule.id]), overridden=_overridden(rule, top))
+        build.add(rule.id, tuple(held[rule.id]), overridden=_overridden(rule, top))
     build.overdue()
-    for part in pack.parts:
-        review_by = part.meta.review_by
-        if review_by is not None and on > review_by:
-            build.warn(DecisionWarning(
-                id=REVIEW_WARNING,
-                text=f"{part.meta.document} (version {part.meta.version}) skulle have været revideret senest "
-                     f"{review_by:%d.%m.%Y}; kontrollér, at den stadig gælder.",
-                source=Source(document=part.meta.document, section=part.meta.section), rule=None),
-                key=(REVIEW_WARNING, part.layer.id))
-    actors = pack.actors
+    for review_by, warning in prepared.reviews:
+        if on > review_by:
+            build.warn(warning, key=(REVIEW_WARNING, warning.source.document))
     return Decision(
         municipality=pack.municipality.id, event=pack.event, on=on,
-        responsible=responsible, responsible_name=actors[responsible].name,
+        responsible=responsible, responsible_name=pack.actors[responsible].name,
         steps=tuple(build.steps.values()), warnings=tuple(build.warnings.values()),
         sources=tuple(build.sources.values()), trace=tuple(build.trace),
         pack=pack.info,
@@ -271,6 +274,8 @@ def due_date(due: Due, situation: SituationBase, on: dt.date) -> dt.date:
     for name in due.from_:
         start = on if name == ROUTING_DATE else getattr(situation, name)
         if start is not None:
+            if not due.months:
+                return start + dt.timedelta(days=due.days)  # the common case, without relativedelta's cost
             return start + relativedelta(months=due.months, days=due.days)
     # The loader refuses a deadline whose dates the rule's condition does not guarantee.
     msg = f"deadline counts from {', '.join(due.from_)}, and none is set"
@@ -289,44 +294,101 @@ def cite(part: LayerPack, ref: SourceRef) -> Source:
                   section=f"{meta.section} — {ref.section}" if in_event else ref.section, passage=ref.passage)
 
 
+@dataclass(frozen=True, slots=True)
+class _PreparedRule:
+    """One rule's static answer parts: its Source, its Steps (deadline still open) and its warnings."""
+
+    rule: RuleSpec
+    layer: str
+    source: Source
+    steps: tuple[tuple[StepSpec, Step], ...]
+    warnings: tuple[DecisionWarning, ...]
+
+
+class _Prepared:
+    """A pack's answer parts that do not depend on the situation, built once on the pack's first route.
+
+    Steps, warnings, sources and contacts are the same in every Decision a pack gives, but for deadlines
+    (copied with their date per route) and trace entries (cached per rule, tests held and outranking).
+    Shared objects are frozen, so Decisions can hold them safely.
+    """
+
+    def __init__(self, pack: Pack) -> None:
+        self.pack = pack
+        self.rules: dict[str, _PreparedRule] = {}
+        for rule_id, rule in pack.rules.items():
+            part = pack.origin[rule_id]
+            source = cite(part, rule.source)
+            steps = tuple((spec, Step(
+                actor=spec.actor, actor_name=pack.actors[spec.actor].name, action=spec.action,
+                text=spec.text, due=None, contact=_contact(pack, spec.contact),
+                source=cite(part, spec.source) if spec.source else source, rule=rule_id))
+                for spec in rule.steps)
+            warnings = tuple(DecisionWarning(
+                id=w.id, text=w.text, source=cite(part, w.source) if w.source else source, rule=rule_id)
+                for w in rule.warnings)
+            self.rules[rule_id] = _PreparedRule(rule, part.layer.id, source, steps, warnings)
+        self.reviews = tuple((part.meta.review_by, DecisionWarning(
+            id=REVIEW_WARNING,
+            text=f"{part.meta.document} (version {part.meta.version}) skulle have været revideret senest "
+                 f"{part.meta.review_by:%d.%m.%Y}; kontrollér, at den stadig gælder.",
+            source=Source(document=part.meta.document, section=part.meta.section), rule=None))
+            for part in pack.parts if part.meta.review_by is not None)
+        self._trace: dict[tuple[str, tuple[str, ...], bool], TraceEntry] = {}
+
+    def trace_entry(self, rule_id: str, conditions: tuple[str, ...], *, overridden: bool) -> TraceEntry:
+        key = (rule_id, conditions, overridden)
+        entry = self._trace.get(key)
+        if entry is None:  # a benign race between threads builds an equal entry twice
+            prepared = self.rules[rule_id]
+            rule = prepared.rule
+            entry = TraceEntry(rule=rule_id, priority=rule.priority, layer=prepared.layer,
+                               responsible=rule.responsible, overridden=overridden, conditions=conditions,
+                               source=prepared.source)
+            self._trace[key] = entry
+        return entry
+
+
+def _contact(pack: Pack, actor: str | None) -> Contact | None:
+    if actor is None:
+        return None
+    known = pack.actors[actor]
+    details = known.contact.model_dump() if known.contact else {}
+    return Contact(actor=actor, name=known.name, **details)
+
+
 class _Builder:
     """Collects a Decision's trace, steps, warnings and sources, rule by rule, each once."""
 
-    def __init__(self, pack: Pack, situation: SituationBase, on: dt.date) -> None:
-        self.pack = pack
+    def __init__(self, prepared: _Prepared, situation: SituationBase, on: dt.date) -> None:
+        self.prepared = prepared
         self.situation = situation
         self.on = on
-        self.actors = pack.actors
         self.trace: list[TraceEntry] = []
         self.steps: dict[tuple[str, str], Step] = {}
         self.warnings: dict[tuple[str, ...], DecisionWarning] = {}
         self.sources: dict[tuple[str, str, str | None], Source] = {}
 
-    def add(self, rule: RuleSpec, conditions: tuple[str, ...], *, overridden: bool) -> None:
-        part = self.pack.origin[rule.id]
-        rule_source = self.source(rule.source, part)
-        self.trace.append(TraceEntry(rule=rule.id, priority=rule.priority, layer=part.layer.id,
-                                     responsible=rule.responsible, overridden=overridden,
-                                     conditions=conditions, source=rule_source))
+    def add(self, rule_id: str, conditions: tuple[str, ...], *, overridden: bool) -> None:
+        prepared = self.prepared.rules[rule_id]
+        self.source(prepared.source)
+        self.trace.append(self.prepared.trace_entry(rule_id, conditions, overridden=overridden))
         if overridden:
             return
-        for step in rule.steps:
-            if (step.actor, step.action) in self.steps:
+        for spec, step in prepared.steps:
+            if (spec.actor, spec.action) in self.steps:
                 continue
-            built = Step(
-                actor=step.actor, actor_name=self.actors[step.actor].name, action=step.action,
-                text=step.text, due=due_date(step.due, self.situation, self.on) if step.due else None,
-                contact=self.contact(step.contact),
-                source=self.source(step.source, part) if step.source else rule_source, rule=rule.id)
-            done = getattr(self.situation, step.done_on) if step.done_on else None
+            self.source(step.source)
+            built = step if spec.due is None else step.model_copy(
+                update={"due": due_date(spec.due, self.situation, self.on)})
+            done = getattr(self.situation, spec.done_on) if spec.done_on else None
             if done is None:
-                self.steps[step.actor, step.action] = built
+                self.steps[spec.actor, spec.action] = built
             elif built.due is not None and done > built.due:
                 self.late(built, done)
-        for warning in rule.warnings:
-            self.warn(DecisionWarning(
-                id=warning.id, text=warning.text,
-                source=self.source(warning.source, part) if warning.source else rule_source, rule=rule.id))
+        for warning in prepared.warnings:
+            self.source(warning.source)
+            self.warn(warning)
 
     def warn(self, warning: DecisionWarning, key: tuple[str, ...] | None = None) -> None:
         self.warnings.setdefault(key or (warning.id,), warning)
@@ -355,13 +417,5 @@ class _Builder:
             source=step.source, rule=step.rule, step=f"{step.actor}.{step.action}", due=step.due,
             days_overdue=days), key=(LATE_WARNING, step.actor, step.action))
 
-    def source(self, ref: SourceRef, part: LayerPack) -> Source:
-        cited = cite(part, ref)
-        return self.sources.setdefault((cited.document, cited.section, cited.passage), cited)
-
-    def contact(self, actor: str | None) -> Contact | None:
-        if actor is None:
-            return None
-        known = self.actors[actor]
-        details = known.contact.model_dump() if known.contact else {}
-        return Contact(actor=actor, name=known.name, **details)
+    def source(self, source: Source) -> None:
+        self.sources.setdefault((source.document, source.section, source.passage), source)
