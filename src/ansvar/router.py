@@ -55,6 +55,7 @@ from ansvar.situation import EARLIEST_DATE, LATEST_DATE, SituationBase, parse_si
 #: Warning ids the router itself raises (fixed meaning across packs).
 REVIEW_WARNING = "vejledning_over_revisionsdato"
 OVERDUE_WARNING = "frist_overskredet"
+MAX_CACHED = 4096  # deadline-dated steps kept per pack (a day's batch shares them); cleared when full
 LATE_WARNING = "frist_ikke_overholdt"
 
 
@@ -188,7 +189,8 @@ class Router:
             if on < part.meta.valid_from:
                 raise RoutingError(f"{part.meta.document!r} ({part.layer.id}/{part.path.name}) is in force "
                                    f"from {part.meta.valid_from}; cannot route on {on}")
-        fact = {name: engine_value(getattr(situation, name)) for name in pack.facts}
+        fact = {name: engine_value(value) if isinstance(value := getattr(situation, name), dt.date) else value
+                for name in pack.facts}
         fired: list[str] = []
         pack.ruleset.evaluate(fact, fired.append)
         return pack, fired
@@ -335,6 +337,17 @@ class _Prepared:
             source=Source(document=part.meta.document, section=part.meta.section), rule=None))
             for part in pack.parts if part.meta.review_by is not None)
         self._trace: dict[tuple[str, tuple[str, ...], bool], TraceEntry] = {}
+        self._due: dict[tuple[str, str, str, dt.date], Step] = {}
+
+    def with_due(self, step: Step, due: dt.date) -> Step:
+        """The step with its deadline: copied once per date and kept (a batch of one day shares them)."""
+        key = (step.rule, step.actor, step.action, due)
+        found = self._due.get(key)
+        if found is None:
+            if len(self._due) >= MAX_CACHED:
+                self._due.clear()
+            found = self._due[key] = step.model_copy(update={"due": due})
+        return found
 
     def trace_entry(self, rule_id: str, conditions: tuple[str, ...], *, overridden: bool) -> TraceEntry:
         key = (rule_id, conditions, overridden)
@@ -379,8 +392,8 @@ class _Builder:
             if (spec.actor, spec.action) in self.steps:
                 continue
             self.source(step.source)
-            built = step if spec.due is None else step.model_copy(
-                update={"due": due_date(spec.due, self.situation, self.on)})
+            built = step if spec.due is None else self.prepared.with_due(
+                step, due_date(spec.due, self.situation, self.on))
             done = getattr(self.situation, spec.done_on) if spec.done_on else None
             if done is None:
                 self.steps[spec.actor, spec.action] = built
