@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import durable_rules_engine as _dre
@@ -40,10 +40,13 @@ _FACT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_FACTS = 200  # the engine fails past ~251 fields in one fact
 MAX_STRING_BYTES = 4096  # strings longer than 65,535 bytes compare wrongly; ours are short enum values
 MAX_INT = 2**53  # exact in JSON and in the engine's double arithmetic
+MAX_BATCH = 1000  # facts asserted in one session by evaluate_many
+_ID_FIELD: Final = '"id": "'
 
 FactValue = bool | int | str
 _last_session = [0]  # sessions are numbered 1, 2, …; a list so the lock-holder can bump it in place
 _live_sessions: set[tuple[int, str]] = set()
+_GOOD_NAMES: set[str] = set()  # fact names that passed the check (a few dozen in all)
 
 
 def sanitise(fact: Mapping[str, object]) -> dict[str, FactValue]:
@@ -61,27 +64,31 @@ def sanitise(fact: Mapping[str, object]) -> dict[str, FactValue]:
         raise EngineError(msg)
     clean: dict[str, FactValue] = {}
     for name, value in fact.items():
-        if name in RESERVED_NAMES or not _FACT_NAME.match(name):
-            msg = f"fact name {name!r} is reserved or malformed"
-            raise EngineError(msg)
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            clean[name] = value
-        elif isinstance(value, int):
-            if not -MAX_INT < value < MAX_INT:
-                msg = f"fact {name!r}: integer out of range"
+        if name not in _GOOD_NAMES:
+            if name in RESERVED_NAMES or not _FACT_NAME.match(name):
+                msg = f"fact name {name!r} is reserved or malformed"
                 raise EngineError(msg)
-            clean[name] = value
-        elif isinstance(value, str):
-            if len(value.encode("utf-8")) > MAX_STRING_BYTES or "\x00" in value:
-                msg = f"fact {name!r}: string too long or holds NUL"
-                raise EngineError(msg)
-            clean[name] = value
-        else:
-            msg = f"fact {name!r}: {type(value).__name__} cannot reach the engine"
-            raise EngineError(msg)
+            _GOOD_NAMES.add(name)
+        if value is not None:
+            clean[name] = _checked(name, value)
     return clean
+
+
+def _checked(name: str, value: object) -> FactValue:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if not -MAX_INT < value < MAX_INT:
+            msg = f"fact {name!r}: integer out of range"
+            raise EngineError(msg)
+        return value
+    if isinstance(value, str):
+        if len(value.encode("utf-8")) > MAX_STRING_BYTES or "\x00" in value:
+            msg = f"fact {name!r}: string too long or holds NUL"
+            raise EngineError(msg)
+        return value
+    msg = f"fact {name!r}: {type(value).__name__} cannot reach the engine"
+    raise EngineError(msg)
 
 
 class Ruleset:
@@ -142,11 +149,55 @@ class Ruleset:
             _live_sessions.add((handle, sid))
             broken = False
             try:
-                self._fire(handle, state, on_fire)
+                self._fire(handle, state, lambda message: on_fire(_rule_name(message)))
             except _dre.error as exc:
                 # The session is in an unknown state: deleting it may crash the process. Never touch this
                 # handle again (its memory, and this session with it, is unreachable from here on).
                 broken = True
+                self._rebuild()
+                msg = f"durable_rules failed while rules fired (error {_error_code(exc)})"
+                raise EngineError(msg) from None
+            finally:
+                _live_sessions.discard((handle, sid))
+                if not broken:
+                    _dre.delete_state(handle, sid)
+
+    def evaluate_many(self, facts: Sequence[Mapping[str, object]],
+                      on_fire: Callable[[int, str], None]) -> None:
+        """Assert `facts` together in one fresh session; call `on_fire(index, rule_name)` for each firing.
+
+        One session, one JSON document and one delete for the whole batch (at most `MAX_BATCH` facts): the
+        rules read one fact each, so a fact fires exactly the rules it would fire alone. The session is
+        deleted before this returns or raises, as in `evaluate`.
+        """
+        if len(facts) > MAX_BATCH:
+            msg = f"a batch of {len(facts)} facts; at most {MAX_BATCH}"
+            raise EngineError(msg)
+        clean = [sanitise(fact) for fact in facts]
+        with LOCK:
+            handle = self._handle
+            if handle is None:
+                msg = f"ruleset {self.name!r} is closed"
+                raise EngineError(msg)
+            _last_session[0] += 1
+            sid = str(_last_session[0])
+            # `sid` and `id` first: the engine echoes each fact as given, so a firing names its fact early.
+            batch = [{"sid": sid, "id": str(index), **fact} for index, fact in enumerate(clean)]
+            payload = json.dumps(batch, ensure_ascii=False, allow_nan=False)
+            try:
+                _code, state = _dre.assert_facts(handle, payload)
+            except _dre.error as exc:
+                code = _error_code(exc)
+                if code not in _PARSE_ERRORS:
+                    self._rebuild()
+                msg = f"durable_rules refused the facts (error {code})"
+                raise EngineError(msg) from None
+            _live_sessions.add((handle, sid))
+            broken = False
+            try:
+                self._fire(handle, state, lambda message: on_fire(_fact_index(message), _rule_name(message)))
+            except _dre.error as exc:
+                broken = True  # as in evaluate: never touch this session again
                 self._rebuild()
                 msg = f"durable_rules failed while rules fired (error {_error_code(exc)})"
                 raise EngineError(msg) from None
@@ -160,11 +211,9 @@ class Ruleset:
         result = _dre.start_action_for_state(handle, state)
         message: str | None = result[1] if result else None
         while message:
-            # A message is `{"<rule name>": {...}}`; names are compiler-made identifiers, never escaped.
-            name = message[2:message.index('"', 2)]
-            if not name.startswith("__"):
+            if not _rule_name(message).startswith("__"):  # the catch-all
                 try:
-                    on_fire(name)
+                    on_fire(message)
                 except BaseException:
                     _dre.abandon_action(handle, state)
                     raise
@@ -174,6 +223,17 @@ class Ruleset:
         # After an engine error the session is in an unknown state; touching it again may crash. Leave the
         # old handle alone for good and evaluate on a fresh copy of the ruleset.
         self._handle = self._create()
+
+
+def _rule_name(message: str) -> str:
+    # A message is `{"<rule name>": {"m": {<the fact>}}}`; names are compiler-made identifiers, never escaped.
+    return message[2:message.index('"', 2)]
+
+
+def _fact_index(message: str) -> int:
+    # The fact is echoed as asserted: `"sid": "<n>", "id": "<index>", ...` (see evaluate_many).
+    start = message.index(_ID_FIELD) + len(_ID_FIELD)
+    return int(message[start:message.index('"', start)])
 
 
 def _error_code(exc: BaseException) -> int | None:

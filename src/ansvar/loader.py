@@ -154,8 +154,13 @@ class Pack:
     content_hash: str
     ruleset: Ruleset = field(repr=False)
     info: PackInfo = field(init=False, repr=False)
+    rank: dict[str, tuple[int, int]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        # The engine's rule names in the order rules fire: by the rule's place, then its alternative.
+        self.rank = {compiled.engine_name(alternative): (place, alternative)
+                     for place, compiled in enumerate(self.compiled.values())
+                     for alternative in range(len(compiled.alternatives))}
         # Static per pack: built once here, shared by every Decision it answers.
         meta = self.meta
         self.info = PackInfo(

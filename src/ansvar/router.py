@@ -39,6 +39,7 @@ from ansvar.decision import (
     Step,
     TraceEntry,
 )
+from ansvar.engine import MAX_BATCH
 from ansvar.errors import (
     ConflictError,
     NoResponsibleError,
@@ -55,6 +56,7 @@ from ansvar.situation import EARLIEST_DATE, LATEST_DATE, SituationBase, parse_si
 #: Warning ids the router itself raises (fixed meaning across packs).
 REVIEW_WARNING = "vejledning_over_revisionsdato"
 OVERDUE_WARNING = "frist_overskredet"
+PROCESS_CHUNK = 2000  # situations sent to a worker process at a time
 MAX_CACHED = 4096  # deadline-dated steps kept per pack (a day's batch shares them); cleared when full
 LATE_WARNING = "frist_ikke_overholdt"
 
@@ -138,11 +140,40 @@ class Router:
         return self._route(parse_situation(situation), _check_date(on))
 
     def route_many(self, situations: Iterable[SituationBase | Mapping[str, Any]],
-                   on: dt.date | None = None) -> list[Decision]:
-        """Route many situations: same order, one Decision each; a bad one raises, naming its index."""
+                   on: dt.date | None = None, *, processes: int | None = None) -> list[Decision]:
+        """Route many situations: same order, one Decision each, as `route` gives them.
+
+        All are validated first, so a bad one raises (naming its index) before any is routed: never a
+        partial answer. Situations of one pack go to the engine together, up to `engine.MAX_BATCH` to a
+        session, which is much faster per situation than `route` in a loop. `processes`: spread a large
+        batch over that many worker processes (each loads the rule packs once); `None` or 1: this process.
+        """
         day = _check_date(on)
         parsed = [parse_situation(s, where=f"situation {i}") for i, s in enumerate(situations)]
-        return [self._route(s, day) for s in parsed]
+        if processes is not None and processes > 1 and len(parsed) >= 2 * PROCESS_CHUNK:
+            from ansvar import pool  # noqa: PLC0415 - multiprocessing only when asked for
+
+            return pool.route_many(self.rule_dirs, parsed, day, processes, PROCESS_CHUNK)
+        groups: dict[tuple[str, str], list[int]] = {}
+        for index, situation in enumerate(parsed):
+            groups.setdefault((situation.municipality, situation.event), []).append(index)
+        packs = {key: self.pack(*key) for key in groups}  # unknown municipality or event: raise before any
+        for pack in packs.values():
+            _check_in_force(pack, day)
+        decisions: list[Decision | None] = [None] * len(parsed)
+        for key, indexes in groups.items():
+            pack, prepared = packs[key], self._prepared(packs[key])
+            for start in range(0, len(indexes), MAX_BATCH):
+                chunk = indexes[start:start + MAX_BATCH]
+                fired: list[list[str]] = [[] for _ in chunk]
+
+                def collect(at: int, name: str, fired: list[list[str]] = fired) -> None:
+                    fired[at].append(name)
+
+                pack.ruleset.evaluate_many([_engine_fact(pack, parsed[i]) for i in chunk], collect)
+                for at, index in enumerate(chunk):
+                    decisions[index] = _decide(prepared, parsed[index], fired[at], day)
+        return decisions  # type: ignore[return-value] # every index was filled above
 
     def outline(self, situation: SituationBase | Mapping[str, Any], on: dt.date | None = None) -> Answer:
         """The lead and the steps only (or the pack defect), without a Decision: for bulk analysis."""
@@ -185,15 +216,22 @@ class Router:
 
     def _evaluate(self, situation: SituationBase, on: dt.date) -> tuple[Pack, list[str]]:
         pack = self.pack(situation.municipality, situation.event)
-        for part in pack.parts:
-            if on < part.meta.valid_from:
-                raise RoutingError(f"{part.meta.document!r} ({part.layer.id}/{part.path.name}) is in force "
-                                   f"from {part.meta.valid_from}; cannot route on {on}")
-        fact = {name: engine_value(value) if isinstance(value := getattr(situation, name), dt.date) else value
-                for name in pack.facts}
+        _check_in_force(pack, on)
         fired: list[str] = []
-        pack.ruleset.evaluate(fact, fired.append)
+        pack.ruleset.evaluate(_engine_fact(pack, situation), fired.append)
         return pack, fired
+
+
+def _check_in_force(pack: Pack, on: dt.date) -> None:
+    for part in pack.parts:
+        if on < part.meta.valid_from:
+            raise RoutingError(f"{part.meta.document!r} ({part.layer.id}/{part.path.name}) is in force "
+                               f"from {part.meta.valid_from}; cannot route on {on}")
+
+
+def _engine_fact(pack: Pack, situation: SituationBase) -> dict[str, object]:
+    return {name: engine_value(value) if isinstance(value := getattr(situation, name), dt.date) else value
+            for name in pack.facts}
 
 
 def _check_date(on: dt.date | None) -> dt.date:
@@ -211,6 +249,21 @@ def _check_date(on: dt.date | None) -> dt.date:
 
 def _decide(prepared: _Prepared, situation: SituationBase, fired_alternatives: Sequence[str],
             on: dt.date) -> Decision:
+    # A Decision is fixed by the alternatives that held and the date, unless a deadline or a done step
+    # reads a date of the situation: such Decisions are built each time (and no citizen's date is kept).
+    if any(getattr(situation, name) is not None for name in prepared.date_facts):
+        return _build_decision(prepared, situation, fired_alternatives, on)
+    key = (frozenset(fired_alternatives), on)
+    found = prepared.decisions.get(key)
+    if found is None:
+        if len(prepared.decisions) >= MAX_CACHED:
+            prepared.decisions.clear()
+        found = prepared.decisions[key] = _build_decision(prepared, situation, fired_alternatives, on)
+    return found
+
+
+def _build_decision(prepared: _Prepared, situation: SituationBase, fired_alternatives: Sequence[str],
+                    on: dt.date) -> Decision:
     pack = prepared.pack
     held = _conditions_held(pack, fired_alternatives)
     fired = [pack.rules[rule_id] for rule_id in held]
@@ -232,9 +285,13 @@ def _decide(prepared: _Prepared, situation: SituationBase, fired_alternatives: S
 
 
 def _conditions_held(pack: Pack, fired_alternatives: Sequence[str]) -> dict[str, list[str]]:
-    """Fired rule ids in firing order, each with the tests of the alternatives that held."""
+    """Fired rule ids in firing order, each with the tests of the alternatives that held.
+
+    The engine fires rules by priority, which the compiler sets to the rules' order; alternatives of one
+    rule are put in their order too, so a batch and a single call give the same trace.
+    """
     held: dict[str, list[str]] = {}
-    for name in fired_alternatives:
+    for name in sorted(fired_alternatives, key=pack.rank.__getitem__):
         rule_id, _, index = name.rpartition(SEPARATOR)
         conditions = held.setdefault(rule_id, [])
         conditions.extend(t for t in pack.compiled[rule_id].shown[int(index)] if t not in conditions)
@@ -312,7 +369,9 @@ class _Prepared:
 
     Steps, warnings, sources and contacts are the same in every Decision a pack gives, but for deadlines
     (copied with their date per route) and trace entries (cached per rule, tests held and outranking).
-    Shared objects are frozen, so Decisions can hold them safely.
+    Whole Decisions are kept by the alternatives that held and the date, where no date of the situation
+    enters them (bounded; no citizen's data is kept: a set of rule names and a routing date). Shared
+    objects are frozen, so Decisions can hold them safely.
     """
 
     def __init__(self, pack: Pack) -> None:
@@ -338,6 +397,13 @@ class _Prepared:
             for part in pack.parts if part.meta.review_by is not None)
         self._trace: dict[tuple[str, tuple[str, ...], bool], TraceEntry] = {}
         self._due: dict[tuple[str, str, str, dt.date], Step] = {}
+        #: The situation's dates some deadline or done step reads (`on` aside).
+        specs = [step for rule in pack.rules.values() for step in rule.steps]
+        self.date_facts = tuple(sorted(
+            {name for step in specs if step.due for name in step.due.from_ if name != ROUTING_DATE}
+            | {step.done_on for step in specs if step.done_on}))
+        #: Decisions by (alternatives that held, date), for situations none of whose `date_facts` is set.
+        self.decisions: dict[tuple[frozenset[str], dt.date], Decision] = {}
 
     def with_due(self, step: Step, due: dt.date) -> Step:
         """The step with its deadline: copied once per date and kept (a batch of one day shares them)."""
