@@ -227,10 +227,20 @@ def _fact(name: str, spec: object, facts: Mapping[str, FactType],
             if not isinstance(value, list) or not value:
                 raise ConditionError(f"{name}: `{op}` takes a non-empty list of values", at)
             tests = [_test(fact, "eq" if op == "in" else "ne", v, at) for v in value]
-            parts.append(tuple((t,) for t in tests) if op == "in" else (tuple(tests),))
+            parts.append(tuple((t,) for t in tests) if op == "in" else _or_null(fact, tuple(tests)))
+        elif op == "ne" and value is not None:
+            parts.append(_or_null(fact, (_test(fact, op, value, at),)))
         else:
             parts.append(((_test(fact, op, value, at),),))
     return _product(parts)
+
+
+def _or_null(fact: FactType, differs: Conjunction) -> tuple[Conjunction, ...]:
+    """`ne`/`not_in` on a fact that may be null: null differs from every value.
+
+    The engine never matches `$neq` on a missing field, so the null case is an alternative of its own.
+    """
+    return ((Test(fact.name, "eq", None),), differs) if fact.nullable else (differs,)
 
 
 def _suggest(name: str, facts: Mapping[str, FactType]) -> str:

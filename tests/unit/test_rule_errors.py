@@ -106,3 +106,28 @@ def test_shipped_pack_copied_loads(tmp_path: Path) -> None:
     """The shipped packs load from a copy, so the fixtures above fail for their defect alone."""
     shutil.copytree(ansvar.shipped_rules(), tmp_path / "rules")
     assert "aalborg" in ansvar.Router([tmp_path / "rules"]).municipalities()
+
+
+def test_ne_and_not_in_hold_for_a_null_fact(tmp_path: Path) -> None:
+    """A null fact differs from every value: `ne`/`not_in` hold for it, though the engine's `$neq` never
+    matches a missing field (regression: the compiler used `$neq` alone)."""
+    import datetime as dt
+
+    folder = tmp_path / "testkommune"
+    folder.mkdir()
+    (folder / "layer.yaml").write_text(ACTORS, encoding="utf-8")
+    pack = """pack: {layer: testkommune, event: akutte_opioidabstinenser, title: T, document: D, version: "1",
+       valid_from: 2020-01-01, review_by: null, section: S}
+rules:
+  - {id: base, responsible: borger, source: {section: S}}
+  - {id: ne, priority: 5, when: {presents_at: {ne: egen_laege}}, responsible: egen_laege, source: {section: S}}
+  - {id: not_in, when: {presents_at: {not_in: [egen_laege]}}, warnings: [{id: w, text: W}], source: {section: S}}
+"""
+    (folder / "akutte_opioidabstinenser.yaml").write_text(pack, encoding="utf-8")
+    router = ansvar.Router([tmp_path])
+    expected = {None: ("egen_laege", True), "egen_laege": ("borger", False),
+                "rusmiddelbehandling": ("egen_laege", True)}
+    for presents_at, (lead, warned) in expected.items():
+        decision = router.route({"municipality": "testkommune", "event": "akutte_opioidabstinenser",
+                                 "presents_at": presents_at}, on=dt.date(2026, 1, 1))
+        assert (decision.responsible, any(w.id == "w" for w in decision.warnings)) == (lead, warned), presents_at
