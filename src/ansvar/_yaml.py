@@ -19,6 +19,10 @@ from yaml.nodes import MappingNode, Node, SequenceNode
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 
 
+#: Deeper nesting than any rule file or situation needs is refused (the shipped packs nest 8 levels).
+MAX_DEPTH = 64
+
+
 class YamlProblem(Exception):  # noqa: N818 - internal; callers turn it into RuleError or SituationError
     """A YAML text that does not load, with the 1-based line and column of the problem."""
 
@@ -56,12 +60,22 @@ class _StrictLoader(yaml.SafeLoader):
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
 
+    depth = 0
+
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()  # type: ignore[no-untyped-call]
             raise YamlProblem("aliases (*name) are not allowed", event.start_mark.line + 1,
                               event.start_mark.column + 1)
-        return super().compose_node(parent, index)
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:  # PyYAML composes recursively: refuse before Python's stack gives out
+                event = self.peek_event()  # type: ignore[no-untyped-call]
+                raise YamlProblem(f"nested more than {MAX_DEPTH} levels deep", event.start_mark.line + 1,
+                                  event.start_mark.column + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> LocatedDict:  # noqa: FBT001, FBT002, ARG002 - PyYAML's signature; values are always built deep
         if not isinstance(node, MappingNode):
@@ -98,6 +112,9 @@ _StrictLoader.add_implicit_resolver(
 )
 _StrictLoader.add_constructor("tag:yaml.org,2002:map", _StrictLoader.construct_located_map)
 _StrictLoader.add_constructor("tag:yaml.org,2002:seq", _StrictLoader.construct_located_sequence)
+# Sets, binary data and ordered pairs are YAML, but no rule file or situation has any use for them.
+for _tag in ("set", "binary", "omap", "pairs"):
+    del _StrictLoader.yaml_constructors[f"tag:yaml.org,2002:{_tag}"]
 
 
 def load(text: str | bytes) -> Any:  # noqa: ANN401 - YAML holds any value
@@ -113,8 +130,9 @@ def load(text: str | bytes) -> Any:  # noqa: ANN401 - YAML holds any value
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise YamlProblem(f"not UTF-8 text (byte {exc.start})", None, None) from None
-    loader = _StrictLoader(text)
+    loader: _StrictLoader | None = None
     try:
+        loader = _StrictLoader(text)  # the reader refuses control characters already here
         return loader.get_single_data()
     except YamlProblem:
         raise
@@ -123,10 +141,15 @@ def load(text: str | bytes) -> Any:  # noqa: ANN401 - YAML holds any value
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
         what = "unsupported tag" if isinstance(exc, ConstructorError) else "YAML syntax error"
         raise YamlProblem(f"{what}: {exc.problem or exc.context}", line, column) from None
+    except yaml.reader.ReaderError as exc:
+        raise YamlProblem(f"unacceptable character #x{exc.character:04x}", None, None) from None
     except yaml.YAMLError as exc:
         raise YamlProblem(f"YAML error: {exc}", None, None) from None
+    except ValueError as exc:  # a timestamp that is no date: 2026-13-01, 2026-02-30
+        raise YamlProblem(f"not a valid date: {exc}", None, None) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def position(data: Any, loc: Sequence[Any], *, key: bool = False) -> tuple[int, int] | None:  # noqa: ANN401

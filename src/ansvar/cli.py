@@ -137,6 +137,8 @@ def _read_json(raw: bytes, where: str) -> Any:  # noqa: ANN401
         problem, at = f"not UTF-8 text (byte {exc.start})", ""
     except json.JSONDecodeError as exc:
         problem, at = f"JSON syntax error: {exc.msg}", f":{exc.lineno}:{exc.colno}"
+    except RecursionError:
+        problem, at = "nested too deeply", ""
     except ValueError as exc:
         problem, at = str(exc), ""
     raise SituationError([{"loc": (), "msg": problem, "type": "json"}], where=where + at)

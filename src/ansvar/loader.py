@@ -30,6 +30,7 @@ from ansvar.schema import ACTORS, ROUTING_DATE, ActorSpec, LayerFile, PackMeta, 
 from ansvar.situation import MODELS, FactType, fact_types
 
 LAYER_FILE = "layer.yaml"
+MAX_FILE_BYTES = 2_000_000  # the largest shipped pack is ~20 kB; a file far larger is a mistake or an attack
 _M = TypeVar("_M", bound=BaseModel)
 
 
@@ -57,9 +58,12 @@ class _File:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            self.raw = path.read_bytes()
+            with path.open("rb") as handle:
+                self.raw = handle.read(MAX_FILE_BYTES + 1)
         except OSError as exc:
             raise RuleError(f"cannot read: {exc.strerror}", path) from None
+        if len(self.raw) > MAX_FILE_BYTES:
+            raise RuleError(f"larger than {MAX_FILE_BYTES} bytes: not a rule file", path)
         try:
             self.data: Any = _yaml.load(self.raw)
         except _yaml.YamlProblem as exc:
