@@ -27,6 +27,7 @@ from ansvar.errors import (
     NoResponsibleError,
     RuleError,
     SituationError,
+    shown,
 )
 from ansvar.router import Router, shipped_rules
 
@@ -128,7 +129,7 @@ def _read_json(raw: bytes, where: str) -> Any:  # noqa: ANN401
         keys = [k for k, _ in pairs]
         duplicate = next((k for k in keys if keys.count(k) > 1), None)
         if duplicate is not None:
-            raise ValueError(f"duplicate key {duplicate!r}")
+            raise ValueError(f"duplicate key {shown(duplicate)}")
         return dict(pairs)
 
     try:

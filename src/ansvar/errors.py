@@ -6,9 +6,23 @@ Messages are English and quote the Danish values; none of them repeats a citizen
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+#: The shape of every id ansvar knows (facts, events, municipalities, actors). Only a value of this shape
+#: is ever repeated in a message: a CPR number or a person's name never has it.
+_ID = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+def shown(value: object) -> str:
+    """A value as a message may quote it: an id as itself, anything else withheld (it may be health data).
+
+    >>> shown("aarhus"), shown("010203-1234"), shown("Jens Hansen")
+    ("'aarhus'", '(a value that is no id)', '(a value that is no id)')
+    """
+    return repr(value) if isinstance(value, str) and _ID.fullmatch(value) else "(a value that is no id)"
 
 
 class AnsvarError(Exception):
@@ -24,7 +38,8 @@ class SituationError(AnsvarError, ValueError):
 
     def __init__(self, errors: Sequence[Mapping[str, Any]], *, where: str | None = None) -> None:
         self.errors: list[dict[str, Any]] = [
-            {"loc": tuple(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+            {"loc": tuple(_field(p) for p in e.get("loc", ())), "msg": str(e.get("msg", "")),
+             "type": str(e.get("type", ""))}
             for e in errors
         ]
         self.where = where
@@ -34,13 +49,16 @@ class SituationError(AnsvarError, ValueError):
 
 
 class UnknownEventError(AnsvarError, LookupError):
-    """A municipality or event no loaded rule pack covers; lists the known ones."""
+    """A municipality or event no loaded rule pack covers; lists the known ones.
+
+    `value` is what was asked for; the message quotes it only when it has the shape of an id.
+    """
 
     def __init__(self, what: str, value: str, known: Iterable[str]) -> None:
         self.what = what
         self.value = value
         self.known = sorted(known)
-        super().__init__(f"unknown {what} {value!r}; known: {', '.join(self.known) or '(none)'}")
+        super().__init__(f"unknown {what} {shown(value)}; known: {', '.join(self.known) or '(none)'}")
 
 
 class RuleError(AnsvarError):
@@ -81,6 +99,11 @@ class ConflictError(RoutingError):
 
 class EngineError(AnsvarError):
     """durable_rules reported an error while evaluating; the session was discarded."""
+
+
+def _field(part: object) -> object:
+    # A location names fields and list indexes; an unknown key that is no id may itself be a CPR number.
+    return part if isinstance(part, int) or (isinstance(part, str) and _ID.fullmatch(part)) else "(no id)"
 
 
 def _loc(loc: Sequence[Any]) -> str:
