@@ -22,11 +22,8 @@ import datetime as dt
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from typing import Any
-
-from dateutil.relativedelta import relativedelta
+from typing import TYPE_CHECKING, Any
 
 from ansvar import explain
 from ansvar.compiler import SEPARATOR, engine_value
@@ -48,9 +45,12 @@ from ansvar.errors import (
     SituationError,
     UnknownEventError,
 )
-from ansvar.explain import WhyNot
 from ansvar.loader import LayerPack, Pack, Problems, load
 from ansvar.schema import ACTORS, ROUTING_DATE, Due, RuleSpec, SourceRef, StepSpec
+
+if TYPE_CHECKING:
+    from ansvar.explain import WhyNot
+
 from ansvar.situation import EARLIEST_DATE, LATEST_DATE, SituationBase, parse_situation
 
 #: Warning ids the router itself raises (fixed meaning across packs).
@@ -63,6 +63,8 @@ LATE_WARNING = "frist_ikke_overholdt"
 
 def shipped_rules() -> Path:
     """The rule packs that ship with ansvar (inside the wheel, or `rules/` of a source checkout)."""
+    from importlib import resources  # noqa: PLC0415 - only to find the packs
+
     packaged = Path(str(resources.files("ansvar") / "_packs"))
     if packaged.is_dir():
         return packaged
@@ -201,6 +203,7 @@ class Router:
             responsible: str | None = _lead(pack, rules)[0]
         except (NoResponsibleError, ConflictError):
             responsible = None
+
         return explain.why_not(pack, parsed, fired, responsible, actor)
 
     def _route(self, situation: SituationBase, on: dt.date) -> Decision:
@@ -335,6 +338,8 @@ def due_date(due: Due, situation: SituationBase, on: dt.date) -> dt.date:
         if start is not None:
             if not due.months:
                 return start + dt.timedelta(days=due.days)  # the common case, without relativedelta's cost
+            from dateutil.relativedelta import relativedelta  # noqa: PLC0415 - only for calendar months
+
             return start + relativedelta(months=due.months, days=due.days)
     # The loader refuses a deadline whose dates the rule's condition does not guarantee.
     msg = f"deadline counts from {', '.join(due.from_)}, and none is set"
