@@ -69,7 +69,24 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--on", type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
                        help="the date to analyse for (default today)")
     check.add_argument("--json", action="store_true", help="print JSON")
+    serve = commands.add_parser("serve", help="serve routing over HTTP (needs the server extra: "
+                                              "pip install 'ansvar[server]')")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     return parser
+
+
+def _serve(dirs: list[Path], args: argparse.Namespace) -> int:
+    try:
+        from ansvar.server import serve  # noqa: PLC0415 - fastapi and uvicorn come with the server extra only
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] not in {"fastapi", "starlette", "uvicorn"}:
+            raise
+        print(f"ansvar: serve needs the server extra ({exc.name} is not installed): "
+              "pip install 'ansvar[server]'", file=sys.stderr)
+        return EXIT_INPUT
+    serve(args.host, args.port, rule_dirs=dirs)
+    return 0
 
 
 def _check(dirs: list[Path], args: argparse.Namespace) -> int:
@@ -175,6 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(dirs, args)
         if args.command == "test":
             return scenarios.main(args.paths, sys.stdout)
+        if args.command == "serve":
+            return _serve(dirs, args)
         router = Router(dirs)
         if args.command == "diff":
             return _diff(router, args)

@@ -16,13 +16,18 @@ from typing import Any
 _ID = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
+def is_id(value: object) -> bool:
+    """Whether a value has the shape of an id (a fact, event, municipality, actor): only such are quoted."""
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
+
+
 def shown(value: object) -> str:
     """A value as a message may quote it: an id as itself, anything else withheld (it may be health data).
 
     >>> shown("aarhus"), shown("010203-1234"), shown("Jens Hansen")
     ("'aarhus'", '(a value that is no id)', '(a value that is no id)')
     """
-    return repr(value) if isinstance(value, str) and _ID.fullmatch(value) else "(a value that is no id)"
+    return repr(value) if is_id(value) else "(a value that is no id)"
 
 
 class AnsvarError(Exception):
@@ -103,7 +108,7 @@ class EngineError(AnsvarError):
 
 def _field(part: object) -> object:
     # A location names fields and list indexes; an unknown key that is no id may itself be a CPR number.
-    return part if isinstance(part, int) or (isinstance(part, str) and _ID.fullmatch(part)) else "(no id)"
+    return part if isinstance(part, int) or is_id(part) else "(no id)"
 
 
 def _loc(loc: Sequence[Any]) -> str:
