@@ -12,11 +12,11 @@ import dataclasses
 import datetime as dt
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ansvar import _yaml, scenarios
+from ansvar import _yaml, docsgen, scenarios
 from ansvar.analysis import check
 from ansvar.compare import compare
 from ansvar.display import render_comparison
@@ -62,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     test = commands.add_parser("test", help="run scenario files: the answers a guide's text demands")
     test.add_argument("paths", nargs="+", type=Path, metavar="PATH",
                       help="scenario file, or directory searched for them (each file names its own rules:)")
+    docs = commands.add_parser("docs", help="write HTML documentation of the rule packs, with routing "
+                                            "diagrams (needs Graphviz's dot)")
+    docs.add_argument("out", type=Path, metavar="OUT",
+                      help="folder for index.html and <municipality>/<event>.html (unchanged files are kept)")
     check = commands.add_parser("check", help="every load error, then gaps, conflicts, unreachable and "
                                               "shadowed rules, found exhaustively")
     check.add_argument("paths", nargs="*", type=Path, metavar="PATH",
@@ -162,50 +166,47 @@ def _read_json(raw: bytes, where: str) -> Any:  # noqa: ANN401
     raise SituationError([{"loc": (), "msg": problem, "type": "json"}], where=where + at)
 
 
-def _route(router: Router, args: argparse.Namespace) -> None:
+def _route(router: Router, args: argparse.Namespace) -> int:
     decision = router.route(_read_situation(args.file), on=args.on)
     if args.json:
         print(json.dumps(decision.model_dump(mode="json"), ensure_ascii=False, indent=2))
     else:
         print(decision)
+    return 0
 
 
-def _events(router: Router, args: argparse.Namespace) -> None:
+def _events(router: Router, args: argparse.Namespace) -> int:
     if args.municipality is None:
         listing: Any = router.municipalities()
         print(json.dumps(listing) if args.json else "\n".join(listing))
-        return
+        return 0
     listing = router.events(args.municipality)
     if args.json:
         print(json.dumps(listing, ensure_ascii=False, indent=2))
     else:
         width = max(map(len, listing), default=0)
         print("\n".join(f"{event:<{width}}  {title}" for event, title in listing.items()))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
     dirs = [*(args.rules or [shipped_rules()]), *args.add_rules]
+    # Commands that load the rule packs themselves, and those that route on a loaded Router.
+    own: dict[str, Callable[[list[Path], argparse.Namespace], int]] = {
+        "check": _check, "test": lambda _dirs, a: scenarios.main(a.paths, sys.stdout),
+        "docs": lambda d, a: docsgen.main(d, a.out), "serve": _serve}
+    routed: dict[str, Callable[[Router, argparse.Namespace], int]] = {
+        "diff": _diff, "route": _route, "events": _events}
     try:
-        if args.command == "check":
-            return _check(dirs, args)
-        if args.command == "test":
-            return scenarios.main(args.paths, sys.stdout)
-        if args.command == "serve":
-            return _serve(dirs, args)
-        router = Router(dirs)
-        if args.command == "diff":
-            return _diff(router, args)
-        if args.command == "route":
-            _route(router, args)
-        else:
-            _events(router, args)
+        if args.command in own:
+            return own[args.command](dirs, args)
+        return routed[args.command](Router(dirs), args)
     except AnsvarError as exc:
         code, label = _failure(exc)
         print(f"ansvar: {label}{exc}", file=sys.stderr)
         return code
-    return 0
 
 
 def _failure(exc: AnsvarError) -> tuple[int, str]:

@@ -6,6 +6,7 @@ All models are frozen; `Decision.model_dump(mode="json")` is the JSON other syst
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -121,6 +122,20 @@ class Decision(_Frozen):
         from ansvar.display import render_text  # noqa: PLC0415 - display depends on this module
 
         return render_text(self)
+
+    def _repr_html_(self) -> str:
+        """The Decision as an HTML card, for notebooks."""
+        from ansvar.html import render_html  # noqa: PLC0415 - html depends on this module
+
+        return render_html(self)
+
+    def _repr_mimebundle_(self, include: Collection[str] | None = None,
+                          exclude: Collection[str] | None = None) -> dict[str, str]:
+        """Plain text and HTML, as IPython and Jupyter ask for them (they filter by include/exclude)."""
+        del include, exclude
+        from ansvar.html import render_html  # noqa: PLC0415 - html depends on this module
+
+        return {"text/plain": str(self), "text/html": render_html(self)}
 
     def explain(self) -> str:
         """Why, in Danish: the lead's rule, then every rule that fired, its tests, layer and passage."""
