@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ansvar import explain
 from ansvar.compiler import SEPARATOR, engine_value
 from ansvar.decision import (
     Answer,
@@ -47,11 +46,10 @@ from ansvar.errors import (
 )
 from ansvar.loader import LayerPack, Pack, Problems, load
 from ansvar.schema import ACTORS, ROUTING_DATE, Due, RuleSpec, SourceRef, StepSpec
+from ansvar.situation import EARLIEST_DATE, LATEST_DATE, SituationBase, parse_situation
 
 if TYPE_CHECKING:
     from ansvar.explain import WhyNot
-
-from ansvar.situation import EARLIEST_DATE, LATEST_DATE, SituationBase, parse_situation
 
 #: Warning ids the router itself raises (fixed meaning across packs).
 REVIEW_WARNING = "vejledning_over_revisionsdato"
@@ -203,6 +201,8 @@ class Router:
             responsible: str | None = _lead(pack, rules)[0]
         except (NoResponsibleError, ConflictError):
             responsible = None
+
+        from ansvar import explain  # noqa: PLC0415 - explanations load on first use
 
         return explain.why_not(pack, parsed, fired, responsible, actor)
 
