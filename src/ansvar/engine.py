@@ -128,39 +128,9 @@ class Ruleset:
 
         The catch-all rule is not reported. The session is deleted before this returns or raises.
         """
-        payload_fact: dict[str, object] = dict(sanitise(fact))
-        with LOCK:
-            handle = self._handle
-            if handle is None:
-                msg = f"ruleset {self.name!r} is closed"
-                raise EngineError(msg)
-            _last_session[0] += 1
-            sid = str(_last_session[0])
-            payload_fact["sid"] = sid
-            payload = json.dumps(payload_fact, ensure_ascii=False, allow_nan=False)
-            try:
-                _code, state = _dre.assert_fact(handle, payload)
-            except _dre.error as exc:
-                code = _error_code(exc)
-                if code not in _PARSE_ERRORS:
-                    self._rebuild()
-                msg = f"durable_rules refused the fact (error {code})"
-                raise EngineError(msg) from None
-            _live_sessions.add((handle, sid))
-            broken = False
-            try:
-                self._fire(handle, state, lambda message: on_fire(_rule_name(message)))
-            except _dre.error as exc:
-                # The session is in an unknown state: deleting it may crash the process. Never touch this
-                # handle again (its memory, and this session with it, is unreachable from here on).
-                broken = True
-                self._rebuild()
-                msg = f"durable_rules failed while rules fired (error {_error_code(exc)})"
-                raise EngineError(msg) from None
-            finally:
-                _live_sessions.discard((handle, sid))
-                if not broken:
-                    _dre.delete_state(handle, sid)
+        clean = sanitise(fact)
+        self._session(lambda sid: (_dre.assert_fact, {"sid": sid, **clean}),
+                      lambda message: on_fire(_rule_name(message)))
 
     def evaluate_many(self, facts: Sequence[Mapping[str, object]],
                       on_fire: Callable[[int, str], None]) -> None:
@@ -174,6 +144,17 @@ class Ruleset:
             msg = f"a batch of {len(facts)} facts; at most {MAX_BATCH}"
             raise EngineError(msg)
         clean = [sanitise(fact) for fact in facts]
+        # `sid` and `id` first: the engine echoes each fact as given, so a firing names its fact early.
+        self._session(
+            lambda sid: (_dre.assert_facts, [{"sid": sid, "id": str(i), **fact} for i, fact in enumerate(clean)]),
+            lambda message: on_fire(_fact_index(message), _rule_name(message)))
+
+    def _session(self, payload: Callable[[str], tuple[Callable[[int, str], tuple[int, int]], object]],
+                 on_message: Callable[[str], None]) -> None:
+        """One session, start to end, under the lock: assert, fire every rule, delete whatever happens.
+
+        `payload(sid)` gives the engine call (assert_fact or assert_facts) and what it asserts.
+        """
         with LOCK:
             handle = self._handle
             if handle is None:
@@ -181,23 +162,23 @@ class Ruleset:
                 raise EngineError(msg)
             _last_session[0] += 1
             sid = str(_last_session[0])
-            # `sid` and `id` first: the engine echoes each fact as given, so a firing names its fact early.
-            batch = [{"sid": sid, "id": str(index), **fact} for index, fact in enumerate(clean)]
-            payload = json.dumps(batch, ensure_ascii=False, allow_nan=False)
+            assert_call, data = payload(sid)
             try:
-                _code, state = _dre.assert_facts(handle, payload)
+                _code, state = assert_call(handle, json.dumps(data, ensure_ascii=False, allow_nan=False))
             except _dre.error as exc:
                 code = _error_code(exc)
                 if code not in _PARSE_ERRORS:
                     self._rebuild()
-                msg = f"durable_rules refused the facts (error {code})"
+                msg = f"durable_rules refused the fact (error {code})"
                 raise EngineError(msg) from None
             _live_sessions.add((handle, sid))
             broken = False
             try:
-                self._fire(handle, state, lambda message: on_fire(_fact_index(message), _rule_name(message)))
+                self._fire(handle, state, on_message)
             except _dre.error as exc:
-                broken = True  # as in evaluate: never touch this session again
+                # The session is in an unknown state: deleting it may crash the process. Never touch this
+                # handle again (its memory, and this session with it, is unreachable from here on).
+                broken = True
                 self._rebuild()
                 msg = f"durable_rules failed while rules fired (error {_error_code(exc)})"
                 raise EngineError(msg) from None

@@ -433,6 +433,10 @@ class _Prepared:
         return entry
 
 
+def _days(count: int) -> str:
+    return "dag" if count == 1 else "dage"
+
+
 def _contact(pack: Pack, actor: str | None) -> Contact | None:
     if actor is None:
         return None
@@ -480,26 +484,23 @@ class _Builder:
     def overdue(self) -> None:
         """A warning for every step whose deadline lies before the routing date."""
         for step in self.steps.values():
-            if step.due is None or step.due >= self.on:
-                continue
-            days = (self.on - step.due).days
-            self.warn(DecisionWarning(
-                id=OVERDUE_WARNING,
-                text=f"Fristen {step.due:%d.%m.%Y} er overskredet med {days} "
-                     f"{'dag' if days == 1 else 'dage'}: {step.actor_name}: {step.text}",
-                source=step.source, rule=step.rule, step=f"{step.actor}.{step.action}", due=step.due,
-                days_overdue=days), key=(OVERDUE_WARNING, step.actor, step.action))
+            if step.due is not None and step.due < self.on:
+                days = (self.on - step.due).days
+                self.deadline(OVERDUE_WARNING, step, days,
+                              f"Fristen {step.due:%d.%m.%Y} er overskredet med {days} {_days(days)}")
 
     def late(self, step: Step, done: dt.date) -> None:
         """A warning for a step the situation says was done, but after its deadline."""
         assert step.due is not None  # noqa: S101 - only called for steps with a deadline
         days = (done - step.due).days
+        self.deadline(LATE_WARNING, step, days, f"Fristen {step.due:%d.%m.%Y} blev ikke overholdt: gjort "
+                                                f"{done:%d.%m.%Y}, {days} {_days(days)} for sent")
+
+    def deadline(self, warning_id: str, step: Step, days: int, what: str) -> None:
         self.warn(DecisionWarning(
-            id=LATE_WARNING,
-            text=f"Fristen {step.due:%d.%m.%Y} blev ikke overholdt: gjort {done:%d.%m.%Y}, {days} "
-                 f"{'dag' if days == 1 else 'dage'} for sent: {step.actor_name}: {step.text}",
-            source=step.source, rule=step.rule, step=f"{step.actor}.{step.action}", due=step.due,
-            days_overdue=days), key=(LATE_WARNING, step.actor, step.action))
+            id=warning_id, text=f"{what}: {step.actor_name}: {step.text}", source=step.source, rule=step.rule,
+            step=f"{step.actor}.{step.action}", due=step.due, days_overdue=days),
+            key=(warning_id, step.actor, step.action))
 
     def source(self, source: Source) -> None:
         self.sources.setdefault((source.document, source.section, source.passage), source)
