@@ -145,9 +145,10 @@ class Ruleset:
             raise EngineError(msg)
         clean = [sanitise(fact) for fact in facts]
         # `sid` and `id` first: the engine echoes each fact as given, so a firing names its fact early.
-        self._session(
-            lambda sid: (_dre.assert_facts, [{"sid": sid, "id": str(i), **fact} for i, fact in enumerate(clean)]),
-            lambda message: on_fire(_fact_index(message), _rule_name(message)))
+        def batch(sid: str) -> tuple[Callable[[int, str], tuple[int, int]], object]:
+            return _dre.assert_facts, [{"sid": sid, "id": str(i), **fact} for i, fact in enumerate(clean)]
+
+        self._session(batch, lambda message: on_fire(_fact_index(message), _rule_name(message)))
 
     def _session(self, payload: Callable[[str], tuple[Callable[[int, str], tuple[int, int]], object]],
                  on_message: Callable[[str], None]) -> None:
