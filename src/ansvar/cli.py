@@ -1,8 +1,9 @@
-"""`ansvar route FILE|-`, `events [MUNICIPALITY]`, `diff A B [EVENT]`, `check [PATH...]`, `test PATH...`.
+"""`ansvar route | events | diff | check | test | docs | serve`.
 
 Errors print one clear line on stderr and exit non-zero: 2 for bad input or usage, 3 for a defect in the
-rule packs, 4 for an engine failure. `diff` exits 1 when the municipalities answer differently, as diff(1);
-`check` exits 1 when it finds any problem; `test` 1 when a scenario fails, 2 when a file is malformed.
+rule packs, 4 for an engine failure, 5 when `serve` cannot start its server. `diff` exits 1 when the
+municipalities answer differently, as diff(1); `check` exits 1 when it finds any problem; `test` 1 when a
+scenario fails, 2 when a file is malformed.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from ansvar.errors import (
 )
 from ansvar.router import Router, shipped_rules
 
-EXIT_INPUT, EXIT_RULES, EXIT_ENGINE = 2, 3, 4
+EXIT_INPUT, EXIT_RULES, EXIT_ENGINE, EXIT_SERVER = 2, 3, 4, 5
 MAX_INPUT_BYTES = 1_000_000
 
 
@@ -89,7 +90,14 @@ def _serve(dirs: list[Path], args: argparse.Namespace) -> int:
         print(f"ansvar: serve needs the server extra ({exc.name} is not installed): "
               "pip install 'ansvar[server]'", file=sys.stderr)
         return EXIT_INPUT
-    serve(args.host, args.port, rule_dirs=dirs)
+    try:
+        serve(args.host, args.port, rule_dirs=dirs)
+    except SystemExit as exc:  # uvicorn exits with 3 when it cannot start (the port is taken, say)
+        if exc.code in {0, None}:
+            return 0
+        print(f"ansvar: the server could not start on {args.host}:{args.port} (see the message above)",
+              file=sys.stderr)
+        return EXIT_SERVER
     return 0
 
 

@@ -458,3 +458,19 @@ def test_cli_serve_without_extra() -> None:
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert "pip install 'ansvar[server]'" in result.stderr
+
+
+def test_serve_on_a_taken_port_exits_5_not_the_rule_defect_code() -> None:
+    """uvicorn exits 3 when it cannot bind; ansvar serve says so in one line and exits 5 (3 means a pack defect)."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "ansvar.cli", "serve", "--port", str(port)],
+                              capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 5
+    assert done.stderr.strip().splitlines()[-1].startswith("ansvar: the server could not start on 127.0.0.1:")
