@@ -28,7 +28,7 @@ from ansvar.decision import Answer
 from ansvar.errors import RuleError
 from ansvar.loader import Pack
 from ansvar.router import Router
-from ansvar.space import MAX_SITUATIONS, SituationSpace
+from ansvar.space import MAX_SITUATIONS, SituationSpace, json_ready
 
 Kind = Literal["load", "gap", "conflict", "unreachable", "shadowed", "too_large"]
 
@@ -178,7 +178,7 @@ def _rivals(pack: Pack, fired: Sequence[str]) -> tuple[str, ...]:
 
 
 def _show(example: Mapping[str, Any] | None) -> str:
-    return json.dumps(_json_ready(example), ensure_ascii=False)
+    return json.dumps(json_ready(example or {}), ensure_ascii=False)
 
 
 class _Tally:
@@ -212,11 +212,7 @@ class _Where:
 
     def _finding(self, kind: Kind, message: str, at: tuple[Path, int | None, int | None], rule: str | None,
                  tally: _Tally | None) -> Finding:
+        example = tally.example if tally else None
         return Finding(kind, message, *at, self.pack.municipality.id, self.pack.event, rule,
-                       tally.count if tally else 0, _json_ready(tally.example) if tally else None)
+                       tally.count if tally else 0, json_ready(example) if example is not None else None)
 
-
-def _json_ready(example: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    if example is None:
-        return None
-    return {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in example.items()}

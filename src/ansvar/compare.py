@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from ansvar.errors import RoutingError, UnknownEventError
-from ansvar.space import MAX_SITUATIONS, SituationSpace
+from ansvar.space import MAX_SITUATIONS, SituationSpace, json_ready
 
 if TYPE_CHECKING:
     from ansvar.decision import Answer
@@ -74,7 +74,7 @@ def _compare_event(router: Router, first: str, second: str, event: str, on: dt.d
             count, example = found.get(key, (0, situation))
             found[key] = (count + 1, situation if len(situation) < len(example) else example)
     differences = tuple(
-        Difference(event, "responsible" if step is None else "step", a, b, step, count, _plain(example))
+        Difference(event, "responsible" if step is None else "step", a, b, step, count, json_ready(example))
         for (a, b, step), (count, example) in sorted(found.items(), key=lambda kv: (kv[0][2] or "", kv[0])))
     return EventComparison(event, space.size, differences)
 
@@ -85,7 +85,3 @@ def _differences(first: Answer, second: Answer) -> Iterator[tuple[str, str, str 
     for step in sorted(first.steps ^ second.steps):
         yield ("yes", "no", step) if step in first.steps else ("no", "yes", step)
 
-
-def _plain(situation: Mapping[str, Any]) -> dict[str, Any]:
-    """The situation as JSON-ready values (so it can be pasted into `ansvar route`)."""
-    return {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in situation.items()}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ansvar.errors import SituationError
@@ -59,6 +59,11 @@ class SituationSpace:
             except SituationError:
                 continue
             yield situation
+
+
+def json_ready(situation: Mapping[str, Any]) -> dict[str, Any]:
+    """A situation of the space with its dates as ISO text: ready for JSON, and for `ansvar route`."""
+    return {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in situation.items()}
 
 
 def _domain(fact: FactType, constants: set[Any], on: dt.date) -> list[Any]:
