@@ -23,6 +23,7 @@ _BOOL_TAG = "tag:yaml.org,2002:bool"
 
 #: Deeper nesting than any rule file or situation needs is refused (the shipped packs nest 8 levels).
 MAX_DEPTH = 64
+_TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep"
 
 
 class YamlProblem(Exception):  # noqa: N818 - internal; callers turn it into RuleError or SituationError
@@ -79,8 +80,7 @@ class _Strict(_Loader):
         try:
             if self.depth > MAX_DEPTH:  # PyYAML composes recursively: refuse before Python's stack gives out
                 event = self.peek_event()  # type: ignore[no-untyped-call]
-                raise YamlProblem(f"nested more than {MAX_DEPTH} levels deep", event.start_mark.line + 1,
-                                  event.start_mark.column + 1)
+                raise YamlProblem(_TOO_DEEP, event.start_mark.line + 1, event.start_mark.column + 1)
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
@@ -175,6 +175,10 @@ def load(text: str | bytes) -> Any:  # noqa: ANN401 - YAML holds any value
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        if "nesting depth" in (exc.problem or ""):
+            # LibYAML's scanner reads ahead and stops at its own depth limit (1,000 levels, since PyYAML
+            # 6.0.4) before the composer above counts level 65: one refusal, in ansvar's words, either way.
+            raise YamlProblem(_TOO_DEEP, line, column) from None
         what = "unsupported tag" if isinstance(exc, ConstructorError) else "YAML syntax error"
         raise YamlProblem(f"{what}: {exc.problem or exc.context}", line, column) from None
     except yaml.reader.ReaderError as exc:

@@ -43,3 +43,33 @@ def test_positions() -> None:
     data = _yaml.load("a:\n  - x: 1\n  - y: 2\n")
     assert _yaml.position(data, ("a", 1, "y")) == (3, 8)
     assert _yaml.position(data, ("a", 1, "y"), key=True) == (3, 5)
+
+
+@pytest.mark.parametrize("loader", _yaml._LOADERS, ids=lambda loader: loader.__name__)
+@pytest.mark.parametrize("depth", [_yaml.MAX_DEPTH, 100, 1001, 5000])
+@pytest.mark.parametrize("shape", ["flow", "block"])
+def test_deep_nesting_is_one_refusal_in_ansvars_words(monkeypatch: pytest.MonkeyPatch, loader: type,
+                                                      depth: int, shape: str) -> None:
+    """Nodes nested past MAX_DEPTH levels are refused with ansvar's message and a position, on either loader
+    and at any depth (LibYAML's own depth limit, which it hits first past 1,000 levels, says the same)."""
+    monkeypatch.setattr(_yaml, "_LOADER", loader)
+    if shape == "flow":
+        text = "rules: " + "[" * depth + "]" * depth + "\n"
+    else:
+        text = "".join(f"{'  ' * level}k:\n" for level in range(depth)) + f"{'  ' * depth}1\n"
+    with pytest.raises(_yaml.YamlProblem) as caught:
+        _yaml.load(text)
+    assert caught.value.message == f"nested more than {_yaml.MAX_DEPTH} levels deep"
+    assert caught.value.line is not None
+    assert caught.value.column is not None
+
+
+@pytest.mark.parametrize("loader", _yaml._LOADERS, ids=lambda loader: loader.__name__)
+def test_nesting_up_to_the_limit_loads(monkeypatch: pytest.MonkeyPatch, loader: type) -> None:
+    """Nodes nested MAX_DEPTH levels deep load, on either loader."""
+    monkeypatch.setattr(_yaml, "_LOADER", loader)
+    depth = _yaml.MAX_DEPTH - 1  # lists inside the top mapping: MAX_DEPTH levels in all
+    data = _yaml.load("rules: " + "[" * depth + "]" * depth + "\n")["rules"]
+    for _ in range(depth - 1):
+        (data,) = data
+    assert data == []
