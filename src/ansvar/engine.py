@@ -14,17 +14,26 @@ safe pattern:
 6. after an engine error that leaves a session in an unknown state (any error but a parse error), the
    ruleset is rebuilt and the old handle is never touched again: deleting that session could crash the
    process. Such errors are kept out of reach by the compiler's limits; none has been seen in testing.
+
+Python 3.13. The extension calls `PyEval_CallObject`, which Python 3.13 removed, from exactly five C
+callbacks (src/rulespy/rules.c of durable_rules 2.0.28: the store, delete, queue, queued-messages and
+idle-state callbacks). The engine calls them only once `set_<that>_callback` registered a Python callable for
+a ruleset (src/rules/rete.c initialises them to NULL). On 3.13 the extension is therefore imported with lazy
+symbol binding, which leaves that one symbol unresolved instead of refusing the import, and on every Python
+those five setters are replaced, on the extension module itself, by functions that raise `EngineError`: no
+caller (ansvar, or the stock durable_rules wrapper in the same process) can register a callback, so no path
+leads to the missing function. tests/unit/test_engine.py proves both halves.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final
-
-import durable_rules_engine as _dre
+from typing import Any, Final, NoReturn
 
 from ansvar.compiler import check_ruleset
 from ansvar.errors import EngineError
@@ -47,6 +56,45 @@ FactValue = bool | int | str
 _last_session = [0]  # sessions are numbered 1, 2, …; a list so the lock-holder can bump it in place
 _live_sessions: set[tuple[int, str]] = set()
 _GOOD_NAMES: set[str] = set()  # fact names that passed the check (a few dozen in all)
+
+#: The extension's functions that register a Python callback; the C side of each calls PyEval_CallObject.
+CALLBACK_SETTERS: Final = ("set_store_message_callback", "set_delete_message_callback",
+                           "set_queue_message_callback", "set_get_queued_messages_callback",
+                           "set_get_idle_state_callback")
+
+
+def _refused(name: str) -> Callable[..., NoReturn]:
+    def refuse(*_args: object) -> NoReturn:
+        msg = (f"durable_rules_engine.{name} is disabled by ansvar: its callback calls a C function that "
+               "Python 3.13 removed, and ansvar evaluates without stores, queues or idle-state callbacks")
+        raise EngineError(msg)
+
+    refuse.__name__ = refuse.__qualname__ = name
+    return refuse
+
+
+def _load_engine() -> Any:  # noqa: ANN401 - the C extension has no type information
+    """Import the C extension (lazily bound on Python 3.13, see above) with its callback setters disabled."""
+    flags = sys.getdlopenflags() if hasattr(sys, "getdlopenflags") else None
+    if flags is not None and sys.version_info >= (3, 13):
+        sys.setdlopenflags((flags & ~os.RTLD_NOW) | os.RTLD_LAZY)
+    try:
+        import durable_rules_engine  # noqa: PLC0415 - imported here, with the binding set above
+    except ImportError as exc:
+        if sys.version_info >= (3, 13):
+            exc.add_note("On Python 3.13 ansvar imports durable_rules 2.0.28 with lazy symbol binding (is "
+                         "LD_BIND_NOW set?); or build it with "
+                         "CPPFLAGS=-DPyEval_CallObject=PyObject_CallObject")
+        raise
+    finally:
+        if flags is not None:
+            sys.setdlopenflags(flags)
+    for name in CALLBACK_SETTERS:
+        setattr(durable_rules_engine, name, _refused(name))
+    return durable_rules_engine
+
+
+_dre = _load_engine()
 
 
 def sanitise(fact: Mapping[str, object]) -> dict[str, FactValue]:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -265,3 +269,77 @@ def test_engine_error_while_firing_never_deletes_the_broken_session(monkeypatch:
     assert ruleset._handle != old
     assert engine.live_sessions() == 0
     assert router.route(DT, on=ON).responsible == "region_akutmodtagelse"
+
+
+# --- Python 3.13: the one C function the extension misses is out of reach --------------------------------
+
+_RAW_CALLBACK = """
+import json, os, sys
+{prelude}
+if sys.version_info >= (3, 13):
+    sys.setdlopenflags(os.RTLD_LAZY)
+import durable_rules_engine as dre
+handle = dre.create_ruleset("raw", json.dumps({{"r": {{"all": [{{"m": {{"$and": [{{"x": 1}}, {{"$nex": {{"$s": 1}}}}]}}}}]}}}}))
+calls = []
+try:
+    dre.set_queue_message_callback(handle, lambda *args: calls.append(args[:2]) or 0)
+except Exception as exc:
+    print("refused:", type(exc).__name__, flush=True)
+    raise SystemExit(0)
+dre.assert_fact(handle, json.dumps({{"sid": "7", "x": 1}}))  # a fact for an unknown session is queued
+print("called:", calls, flush=True)
+"""
+
+
+def _run_raw(prelude: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", _RAW_CALLBACK.format(prelude=prelude)], capture_output=True,
+                          text=True, timeout=60, check=False)
+
+
+def _calls_a_missing_function() -> bool:
+    """Whether the extension references PyEval_CallObject and this Python lacks it (3.13, plain build)."""
+    references = b"PyEval_CallObject\x00" in Path(engine._dre.__file__).read_bytes()
+    return references and not hasattr(ctypes.pythonapi, "PyEval_CallObject")
+
+
+def test_callback_setters_are_the_only_gate_to_the_callbacks() -> None:
+    """Without ansvar, registering a queue callback makes the engine call it on the next fact: on Python
+    3.13 through the C function it removed, so the process dies; elsewhere the callback runs."""
+    raw = _run_raw("")
+    if _calls_a_missing_function():
+        assert raw.returncode != 0
+        assert "called:" not in raw.stdout
+    else:
+        assert raw.returncode == 0, raw.stderr
+        assert raw.stdout.strip() == "called: [('raw', '7')]"
+
+
+def test_ansvar_disables_every_callback_setter_of_the_extension() -> None:
+    """Once ansvar's engine module is imported, no caller in the process can register an engine callback:
+    every callback setter the extension has is replaced, and each raises EngineError."""
+    guarded = _run_raw("import ansvar.engine")
+    assert guarded.returncode == 0, guarded.stderr
+    assert guarded.stdout.strip() == "refused: EngineError"
+    setters = {name for name in dir(engine._dre) if "callback" in name}
+    assert setters == set(engine.CALLBACK_SETTERS)
+    for name in engine.CALLBACK_SETTERS:
+        with pytest.raises(EngineError, match=name):
+            getattr(engine._dre, name)(0, print)
+
+
+def test_the_stock_wrapper_cannot_register_a_callback_either() -> None:
+    """durable_rules' own Python wrapper reaches the extension through the same, disabled, functions."""
+    import durable.engine  # noqa: PLC0415 - the stock wrapper, only to show it is guarded too
+
+    class _Handle:
+        _handle = 0
+
+    with pytest.raises(EngineError):
+        durable.engine.Ruleset.set_store_message_callback(_Handle(), print)  # type: ignore[arg-type]
+
+
+@pytest.mark.skipif(sys.version_info < (3, 13), reason="only Python 3.13 removed PyEval_CallObject")
+def test_on_python_313_the_function_is_missing_and_ansvar_routes() -> None:
+    """On 3.13 the process has no PyEval_CallObject, yet ansvar's engine imported and routes."""
+    assert not hasattr(ctypes.pythonapi, "PyEval_CallObject")
+    assert ansvar.route(DT, on=ON).responsible == "region_akutmodtagelse"
