@@ -49,6 +49,10 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> _Any:  # noqa: ANN401 - whichever public name is asked for
+    if name == "__version__":
+        value: _Any = _package_version()
+        globals()[name] = value
+        return value
     module = _LAZY.get(name)
     if module is None:
         msg = f"module 'ansvar' has no attribute {name!r}"
@@ -59,7 +63,17 @@ def __getattr__(name: str) -> _Any:  # noqa: ANN401 - whichever public name is a
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | {"__version__"})
+
+
+def _package_version() -> str:
+    """The installed package's version (its metadata, from pyproject.toml): one version everywhere."""
+    from importlib import metadata  # noqa: PLC0415 - only when asked: importing ansvar stays light
+
+    try:
+        return metadata.version("ansvar")
+    except metadata.PackageNotFoundError:  # a source tree on sys.path, never installed
+        return "0+unknown"
 
 
 __all__ = [
@@ -113,9 +127,13 @@ def route(situation: SituationBase | _Mapping[str, _Any], on: _dt.date | None = 
 
 
 def route_many(situations: _Iterable[SituationBase | _Mapping[str, _Any]],
-               on: _dt.date | None = None) -> list[Decision]:
-    """Route many situations: same order, one Decision each."""
-    return default_router().route_many(situations, on=on)
+               on: _dt.date | None = None, *, processes: int | None = None) -> list[Decision]:
+    """Route many situations: same order, one Decision each (see `Router.route_many`).
+
+    `processes`: spread a large batch over that many spawned worker processes. They import the caller's
+    main module, so a script that passes it routes under `if __name__ == "__main__":`.
+    """
+    return default_router().route_many(situations, on=on, processes=processes)
 
 
 def why_not(situation: SituationBase | _Mapping[str, _Any], actor: str, on: _dt.date | None = None) -> WhyNot:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansvar import _yaml
+from ansvar.errors import suggest
 from ansvar.situation import RESERVED_NAMES, FactType
 
 #: Engine limits (see docs/durable-rules.md): kept with a margin, refused at load time.
@@ -207,7 +208,7 @@ def _fact(name: str, spec: object, facts: Mapping[str, FactType],
           key_at: tuple[int, int] | None, where: tuple[int, int] | None) -> tuple[Conjunction, ...]:
     fact = facts.get(name)
     if fact is None:
-        near = _suggest(name, facts)
+        near = suggest(name, facts)
         raise ConditionError(f"unknown fact {name!r}{near}; this event's facts: {', '.join(sorted(facts))}",
                              key_at)
     if not isinstance(spec, Mapping):
@@ -241,13 +242,6 @@ def _or_null(fact: FactType, differs: Conjunction) -> tuple[Conjunction, ...]:
     The engine never matches `$neq` on a missing field, so the null case is an alternative of its own.
     """
     return ((Test(fact.name, "eq", None),), differs) if fact.nullable else (differs,)
-
-
-def _suggest(name: str, facts: Mapping[str, FactType]) -> str:
-    import difflib  # noqa: PLC0415 - only on the error path
-
-    close = difflib.get_close_matches(name, list(facts), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _test(fact: FactType, op: str, value: object, where: tuple[int, int] | None) -> Test:

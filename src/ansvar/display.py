@@ -33,7 +33,7 @@ def render_text(decision: Decision) -> str:
         f"{pack.title} ({decision.municipality}, {decision.on:%d.%m.%Y})",
         f"Ansvarlig: {decision.responsible_name} [{decision.responsible}]",
         "",
-        "Næste skridt:",
+        "Næste skridt:" if decision.steps else "Ingen næste skridt.",
     ]
     for number, step in enumerate(decision.steps, 1):
         due = f" (senest {step.due:%d.%m.%Y})" if step.due else ""

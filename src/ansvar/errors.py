@@ -30,6 +30,76 @@ def shown(value: object) -> str:
     return repr(value) if is_id(value) else "(a value that is no id)"
 
 
+def suggest(name: object, known: Iterable[str]) -> str:
+    """` (did you mean 'x'?)` for a misspelt id, or nothing (a value that is no id is never echoed).
+
+    >>> suggest("withdrawl_symptoms", ["withdrawal_symptoms", "seizures"])
+    " (did you mean 'withdrawal_symptoms'?)"
+    >>> suggest("010203-1234", ["seizures"])
+    ''
+    """
+    if not is_id(name):
+        return ""
+    import difflib  # noqa: PLC0415 - only on the error path; importing ansvar stays light
+
+    close = difflib.get_close_matches(str(name), list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _pattern(ctx: Mapping[str, Any]) -> str:
+    pattern = str(ctx.get("pattern", ""))
+    if pattern.strip("^$") == _ID.pattern:
+        return "must be an id: lower-case ASCII letters, digits and _, starting with a letter, at most 64"
+    return f"must match {pattern}"
+
+
+#: ansvar's words for pydantic's error types. The types are pydantic's documented, stable ids; its messages
+#: are not ansvar's to promise, so none reaches a user.
+_WORDS: dict[str, Any] = {
+    "missing": "required",
+    **dict.fromkeys(("bool_type", "bool_parsing"), "must be true or false"),
+    **dict.fromkeys(("int_type", "int_parsing", "int_from_float"), "must be a whole number"),
+    "string_type": "must be a string",
+    "literal_error": lambda ctx: f"must be one of {ctx.get('expected', '(see the schema)')}",
+    "greater_than_equal": lambda ctx: f"must be at least {ctx.get('ge')}",
+    "less_than_equal": lambda ctx: f"must be at most {ctx.get('le')}",
+    "greater_than": lambda ctx: f"must be more than {ctx.get('gt')}",
+    "less_than": lambda ctx: f"must be less than {ctx.get('lt')}",
+    "string_pattern_mismatch": _pattern,
+    "string_too_short": lambda ctx: "must not be empty" if ctx.get("min_length") == 1 else
+    f"must be at least {ctx.get('min_length')} characters",
+    "string_too_long": lambda ctx: f"must be at most {ctx.get('max_length')} characters",
+    "too_short": lambda ctx: f"must hold at least {ctx.get('min_length')} item(s)",
+    "too_long": lambda ctx: f"must hold at most {ctx.get('max_length')} item(s)",
+    **dict.fromkeys(("date_type", "date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact",
+                     "date_future", "date_past"), "must be a date (YYYY-MM-DD)"),
+    **dict.fromkeys(("dict_type", "model_type", "model_attributes_type", "mapping_type"),
+                    "must be a mapping"),
+    **dict.fromkeys(("list_type", "tuple_type", "set_type", "frozen_set_type"), "must be a list"),
+    **dict.fromkeys(("value_error", "assertion_error"), lambda ctx: str(ctx.get("error", "invalid"))),
+}
+
+
+def describe(error: Mapping[str, Any], known: Iterable[str] = (), unknown: str = "unknown key") -> str:
+    """The message ansvar gives for one pydantic error, by its `type`; never the value that was given.
+
+    `known`: for an unknown key, the keys it may have meant; `unknown`: what such a key is called.
+
+    >>> describe({"type": "greater_than_equal", "loc": ("n",), "ctx": {"ge": 0}})
+    'must be at least 0'
+    >>> describe({"type": "extra_forbidden", "loc": ("seizurs",)}, ["seizures"], "unknown fact")
+    "unknown fact (did you mean 'seizures'?)"
+    """
+    kind = str(error.get("type", ""))
+    if kind == "extra_forbidden":
+        loc = tuple(error.get("loc", ()))
+        return unknown + (suggest(loc[-1], known) if loc else "")
+    words = _WORDS.get(kind)
+    if words is None:
+        return str(error.get("msg", "invalid"))
+    return words(error.get("ctx") or {}) if callable(words) else str(words)
+
+
 class AnsvarError(Exception):
     """Root of every error ansvar raises on purpose."""
 
@@ -52,18 +122,29 @@ class SituationError(AnsvarError, ValueError):
         prefix = f"{where}: " if where else ""
         super().__init__(f"{prefix}invalid situation: " + "; ".join(parts))
 
+    def at(self, where: str) -> SituationError:
+        """The same error, said of the situation at `where` (a file, or an index of a batch)."""
+        return SituationError(self.errors, where=_within(where, self.where))
+
 
 class UnknownEventError(AnsvarError, LookupError):
     """A municipality or event no loaded rule pack covers; lists the known ones.
 
-    `value` is what was asked for; the message quotes it only when it has the shape of an id.
+    `value` is what was asked for; the message quotes it only when it has the shape of an id. `where`: which
+    situation asked (e.g. `situation 3` of a batch, or a file), when known.
     """
 
-    def __init__(self, what: str, value: str, known: Iterable[str]) -> None:
+    def __init__(self, what: str, value: str, known: Iterable[str], *, where: str | None = None) -> None:
         self.what = what
         self.value = value
         self.known = sorted(known)
-        super().__init__(f"unknown {what} {shown(value)}; known: {', '.join(self.known) or '(none)'}")
+        self.where = where
+        prefix = f"{where}: " if where else ""
+        super().__init__(f"{prefix}unknown {what} {shown(value)}; known: {', '.join(self.known) or '(none)'}")
+
+    def at(self, where: str) -> UnknownEventError:
+        """The same error, said of the situation at `where` (outside any place it named already)."""
+        return UnknownEventError(self.what, self.value, self.known, where=_within(where, self.where))
 
 
 class RuleError(AnsvarError):
@@ -104,6 +185,10 @@ class ConflictError(RoutingError):
 
 class EngineError(AnsvarError):
     """durable_rules reported an error while evaluating; the session was discarded."""
+
+
+def _within(outer: str, inner: str | None) -> str:
+    return outer if inner is None else f"{outer}: {inner}"
 
 
 def _field(part: object) -> object:

@@ -12,8 +12,9 @@ Any problem raises `RuleError` with the file, line and column.
 from __future__ import annotations
 
 import contextlib
-import difflib
+import functools
 import hashlib
+import typing
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ from ansvar import _yaml
 from ansvar.compiler import CompiledRule, ConditionError, Test, parse_condition, to_ruleset
 from ansvar.decision import LayerInfo, PackInfo
 from ansvar.engine import Ruleset
-from ansvar.errors import RuleError
+from ansvar.errors import RuleError, describe, suggest
 from ansvar.schema import ACTORS, ROUTING_DATE, ActorSpec, LayerFile, PackMeta, RuleFile, RuleSpec
 from ansvar.situation import MODELS, FactType, fact_types
 
@@ -88,7 +89,8 @@ class _File:
                 loc = tuple(error["loc"])
                 shown = ".".join(str(p) for p in loc) or "(top)"
                 extra = error["type"] == "extra_forbidden"
-                found.append(self.error(f"{shown}: {error['msg']}", loc, key=extra))
+                message = describe(error, _keys(model))
+                found.append(self.error(f"{shown}: {message}", loc, key=extra))
             first = found[0]
             if len(found) > 1:
                 first = RuleError(f"{first.message} (and {len(found) - 1} more)", first.path, first.line,
@@ -208,24 +210,30 @@ class Catalogue:
 def find_layer_dirs(rule_dirs: Iterable[Path], problems: Problems | None = None) -> list[Path]:
     """Every layer folder under the given rule directories, in order."""
     problems = problems or Problems()
-    found: list[Path] = []
+    found: dict[Path, Path] = {}  # by resolved path: a folder given twice (rules/ and rules/aalborg) is one
+
+    def layer_folder(folder: Path) -> bool:
+        if (folder / LAYER_FILE).is_file():
+            found.setdefault(folder.resolve(), folder)
+            return True
+        if any(folder.glob("*.yaml")):
+            hint = (" (actors.yaml became layer.yaml with `layer:` and `kind:`; see docs/rule-format.md)"
+                    if (folder / "actors.yaml").is_file() else "")
+            with problems.gather():
+                raise RuleError(f"a folder of rule files without {LAYER_FILE}{hint}", folder)
+            return True
+        return False
+
     for base in rule_dirs:
         if not base.is_dir():
             with problems.gather():
                 raise RuleError("not a directory of rule packs", base)
             continue
-        if (base / LAYER_FILE).is_file():
-            found.append(base)
+        if layer_folder(base):
             continue
         for folder in sorted(d for d in base.iterdir() if d.is_dir() and not d.name.startswith((".", "_"))):
-            if (folder / LAYER_FILE).is_file():
-                found.append(folder)
-            elif any(folder.glob("*.yaml")):
-                hint = (" (actors.yaml became layer.yaml with `layer:` and `kind:`; see docs/rule-format.md)"
-                        if (folder / "actors.yaml").is_file() else "")
-                with problems.gather():
-                    raise RuleError(f"a folder of rule files without {LAYER_FILE}{hint}", folder)
-    return found
+            layer_folder(folder)
+    return list(found.values())
 
 
 def load(rule_dirs: Iterable[Path], problems: Problems | None = None) -> Catalogue:
@@ -270,7 +278,7 @@ def _load_layers(folders: Iterable[Path], problems: Problems) -> dict[str, Layer
                                  ("layer",))
             for actor in spec.actors:
                 if actor not in ACTORS:
-                    raise file.error(f"unknown actor {actor!r}{_suggest(actor, ACTORS)}", ("actors", actor))
+                    raise file.error(f"unknown actor {actor!r}{suggest(actor, ACTORS)}", ("actors", actor))
             files[spec.layer] = (folder, file, spec)
     layers: dict[str, Layer] = {}
     for layer_id in files:
@@ -290,7 +298,7 @@ def _resolve(layer_id: str, files: Mapping[str, tuple[Path, _File, LayerFile]], 
             cycle = " -> ".join((*seen, layer_id, spec.inherits))
             raise file.error(f"layers inherit in a circle: {cycle}", ("inherits",))
         if spec.inherits not in files:
-            raise file.error(f"inherits unknown layer {spec.inherits!r}{_suggest(spec.inherits, files)}; "
+            raise file.error(f"inherits unknown layer {spec.inherits!r}{suggest(spec.inherits, files)}; "
                              "give its rule directory too (e.g. Router([shipped_rules(), ...]))",
                              ("inherits",))
         parent = _resolve(spec.inherits, files, layers, (*seen, layer_id))
@@ -328,7 +336,7 @@ def _load_layer_pack(path: Path, layer: Layer, problems: Problems) -> LayerPack:
         raise file.error(f"pack layer {meta.layer!r} does not match its folder {layer.id!r}",
                          ("pack", "layer"))
     if meta.event not in MODELS:
-        raise file.error(f"unknown event {meta.event!r}{_suggest(meta.event, MODELS)}; known: "
+        raise file.error(f"unknown event {meta.event!r}{suggest(meta.event, MODELS)}; known: "
                          f"{', '.join(sorted(MODELS))}", ("pack", "event"))
     if path.stem != meta.event:
         raise file.error(f"event {meta.event!r} must live in {meta.event}.yaml", ("pack", "event"))
@@ -444,7 +452,7 @@ def _check_actors(file: _File, layer: Layer, rule: RuleSpec, loc: tuple[Any, ...
     known = layer.actors
     for actor, where in named:
         if actor not in known:
-            hint = _suggest(actor, known) or (
+            hint = suggest(actor, known) or (
                 f" (a contract actor, but no {LAYER_FILE} of layer {layer.id!r} or above names it)"
                 if actor in ACTORS else "")
             raise file.error(f"unknown actor {actor!r}{hint}", where)
@@ -457,7 +465,7 @@ def _check_due(file: _File, rule: RuleSpec, compiled: CompiledRule, facts: Mappi
     for number, step in enumerate(rule.steps):
         if step.done_on is not None and step.done_on not in dates:
             raise file.error(f"done_on {step.done_on!r} is not a date fact of this event (dates: "
-                             f"{', '.join(dates) or 'none'}){_suggest(step.done_on, dates)}",
+                             f"{', '.join(dates) or 'none'}){suggest(step.done_on, dates)}",
                              (*loc, "steps", number, "done_on"))
         if step.due is None:
             continue
@@ -466,7 +474,7 @@ def _check_due(file: _File, rule: RuleSpec, compiled: CompiledRule, facts: Mappi
             if name != ROUTING_DATE and name not in dates:
                 known = [*dates, ROUTING_DATE]
                 raise file.error(f"due counts from {name!r}, which is not a date fact of this event "
-                                 f"(dates: {', '.join(known)}){_suggest(name, known)}", where)
+                                 f"(dates: {', '.join(known)}){suggest(name, known)}", where)
         if ROUTING_DATE in step.due.from_:
             continue
         for alternative in compiled.alternatives:
@@ -486,6 +494,21 @@ def _sets(test: Test, name: str) -> bool:
     return test.value is not None
 
 
-def _suggest(name: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+@functools.cache
+def _keys(model: type[BaseModel]) -> tuple[str, ...]:
+    """Every key a file of `model` may hold anywhere (for suggesting what a misspelt key meant)."""
+    found: dict[str, None] = {}
+    todo: list[Any] = [model]
+    seen: set[type[BaseModel]] = set()
+    while todo:
+        kind = todo.pop()
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            if kind in seen:
+                continue
+            seen.add(kind)
+            for name, info in kind.model_fields.items():
+                found[info.alias or name] = None
+                todo.append(info.annotation)
+        else:
+            todo.extend(typing.get_args(kind))
+    return tuple(found)

@@ -147,6 +147,8 @@ class Router:
         partial answer. Situations of one pack go to the engine together, up to `engine.MAX_BATCH` to a
         session, which is much faster per situation than `route` in a loop. `processes`: spread a large
         batch over that many worker processes (each loads the rule packs once); `None` or 1: this process.
+        Workers are spawned, so they import the caller's main module: a script that passes `processes`
+        must route under `if __name__ == "__main__":`, as every spawning `multiprocessing` program must.
         """
         day = _check_date(on)
         parsed = [parse_situation(s, where=f"situation {i}") for i, s in enumerate(situations)]
@@ -157,7 +159,12 @@ class Router:
         groups: dict[tuple[str, str], list[int]] = {}
         for index, situation in enumerate(parsed):
             groups.setdefault((situation.municipality, situation.event), []).append(index)
-        packs = {key: self.pack(*key) for key in groups}  # unknown municipality or event: raise before any
+        packs: dict[tuple[str, str], Pack] = {}
+        for key, indexes in groups.items():  # unknown municipality or event: raise before any is routed
+            try:
+                packs[key] = self.pack(*key)
+            except UnknownEventError as exc:
+                raise exc.at(f"situation {indexes[0]}") from None
         for pack in packs.values():
             _check_in_force(pack, day)
         decisions: list[Decision | None] = [None] * len(parsed)
@@ -240,8 +247,14 @@ def _engine_fact(pack: Pack, situation: SituationBase) -> dict[str, object]:
 def _check_date(on: dt.date | None) -> dt.date:
     if on is None:
         return dt.date.today()  # noqa: DTZ011 - the caller's local day is what a caseworker means
-    if not isinstance(on, dt.date) or isinstance(on, dt.datetime):
-        problem = {"loc": ("on",), "msg": "must be a date (not a datetime)", "type": "date_type"}
+    if isinstance(on, dt.datetime):
+        problem = {"loc": ("on",), "msg": "must be a date, not a datetime: give datetime.date(...) or "
+                                          "its .date()", "type": "date_type"}
+        raise SituationError([problem])
+    if not isinstance(on, dt.date):
+        hint = ": datetime.date.fromisoformat('YYYY-MM-DD') makes one" if isinstance(on, str) else ""
+        problem = {"loc": ("on",), "msg": f"must be a datetime.date, not {type(on).__name__}{hint}",
+                   "type": "date_type"}
         raise SituationError([problem])
     if not EARLIEST_DATE <= on <= LATEST_DATE:
         problem = {"loc": ("on",), "msg": f"must lie between {EARLIEST_DATE} and {LATEST_DATE}",
@@ -459,10 +472,10 @@ class _Builder:
 
     def add(self, rule_id: str, conditions: tuple[str, ...], *, overridden: bool) -> None:
         prepared = self.prepared.rules[rule_id]
-        self.source(prepared.source)
         self.trace.append(self.prepared.trace_entry(rule_id, conditions, overridden=overridden))
-        if overridden:
+        if overridden:  # its conclusions do not stand: the trace keeps it, the sources do not cite it
             return
+        self.source(prepared.source)
         for spec, step in prepared.steps:
             if (spec.actor, spec.action) in self.steps:
                 continue

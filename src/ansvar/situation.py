@@ -25,7 +25,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from ansvar.errors import SituationError, UnknownEventError
+from ansvar.errors import SituationError, UnknownEventError, describe
 
 #: The dates a situation (and `on`) may carry: wide enough for any case, narrow enough for date arithmetic.
 EARLIEST_DATE = dt.date(1900, 1, 1)
@@ -313,8 +313,9 @@ def parse_situation(data: SituationBase | Mapping[str, Any], *, where: str | Non
     if isinstance(data, SituationBase):
         return data
     if not isinstance(data, Mapping):
-        raise SituationError([{"loc": (), "msg": f"expected a mapping, got {type(data).__name__}",
-                               "type": "mapping_type"}], where=where)
+        got = "nothing" if data is None else type(data).__name__
+        raise SituationError([{"loc": (), "msg": f"expected a mapping of facts (municipality, event, ...), "
+                                                 f"got {got}", "type": "mapping_type"}], where=where)
     event = data.get("event")
     if not isinstance(event, str):
         problem = "missing" if event is None else "must be a string"
@@ -322,14 +323,16 @@ def parse_situation(data: SituationBase | Mapping[str, Any], *, where: str | Non
         problem = f"{problem}; known events: {known}"
         raise SituationError([{"loc": ("event",), "msg": problem, "type": "event"}], where=where)
     if event not in MODELS:
-        raise UnknownEventError("event", event, MODELS)
+        raise UnknownEventError("event", event, MODELS, where=where)
+    model = MODELS[event]
     try:
-        return MODELS[event].model_validate(data)  # the event picks the model: one schema built, not 15
+        return model.model_validate(data)  # the event picks the model: one schema built, not 15
     except ValidationError as exc:
         errors = exc.errors(include_input=False, include_url=False)
         for error in errors:  # drop the union tag pydantic puts first: the event is known already
             if error["loc"][:1] == (event,):
                 error["loc"] = error["loc"][1:]
+            error["msg"] = describe(error, model.model_fields, f"unknown fact of event {event!r}")
         raise SituationError(errors, where=where) from None
 
 

@@ -174,7 +174,7 @@ def test_omit_drops_the_inherited_rule(tmp_path: Path) -> None:
      "a national layer cannot inherit from the region layer 'region_nordjylland'"),
     (NORDBY.replace("inherits: region_nordjylland", "inherits: nordby"), (4, 11),
      "layers inherit in a circle: nordby -> nordby"),
-    (NORDBY.replace("kind: municipality", "kind: town"), (2, 7), "kind: Input should be"),
+    (NORDBY.replace("kind: municipality", "kind: town"), (2, 7), "kind: must be one of"),
 ])
 def test_bad_layer_files(tmp_path: Path, layer: str, where: tuple[int, int], message: str) -> None:
     """layer.yaml errors name the file, line and column."""

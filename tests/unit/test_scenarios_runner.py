@@ -172,7 +172,7 @@ def test_exceptions_are_failures_not_crashes(tmp_path: Path) -> None:
     assert failure is not None
     assert failure.mismatches == ["error: raised RuleError"]
     assert "RuleError: " in failure.report()
-    assert "rules/sydby/layer.yaml:1:1: kind: Field required" in failure.report()
+    assert "rules/sydby/layer.yaml:1:1: kind: required" in failure.report()
 
 
 def test_expected_errors_pass_and_missing_errors_fail(tmp_path: Path) -> None:

@@ -138,3 +138,66 @@ def test_route_many_keeps_order_and_names_the_bad_index() -> None:
     assert [d.responsible for d in ansvar.route_many(batch, on=on)] == ["region_akutmodtagelse", "borger"]
     with pytest.raises(ansvar.SituationError, match="situation 1: "):
         ansvar.route_many([batch[0], {"municipality": "aalborg", "event": "afrusning", "x": 1}], on=on)
+
+
+def test_a_misspelt_fact_gets_a_suggestion() -> None:
+    """A fact name close to one the event reads says which it may have meant; one that is no id does not."""
+    with pytest.raises(ansvar.SituationError, match=r"withdrawl_symptoms: unknown fact of event 'afrusning' "
+                                                    r"\(did you mean 'withdrawal_symptoms'\?\)"):
+        ansvar.route({"municipality": "aalborg", "event": "afrusning", "withdrawl_symptoms": True})
+    with pytest.raises(ansvar.SituationError) as caught:
+        ansvar.route({"municipality": "aalborg", "event": "afrusning", "Withdrawl Symptoms": True})
+    assert "did you mean" not in str(caught.value)
+
+
+def test_messages_are_ansvars_own_words() -> None:
+    """Type errors are said in ansvar's words (by pydantic's error type), never pydantic's sentences."""
+    with pytest.raises(ansvar.SituationError) as caught:
+        ansvar.route({"municipality": "aalborg", "event": "afrusning", "seizures": "yes",
+                      "administrations_per_day": -1, "residence": "hjemme"})
+    assert [(e["loc"], e["msg"]) for e in caught.value.errors] == [
+        (("seizures",), "must be true or false"),
+        (("residence",), "must be one of 'eget_hjem', 'forsorgshjem' or 'opholdssted'"),
+        (("administrations_per_day",), "must be at least 0"),
+    ]
+    with pytest.raises(ansvar.SituationError, match="expected a mapping of facts .*got nothing"):
+        ansvar.route(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("on", "message"), [
+    ("2026-01-01", r"on: must be a datetime.date, not str: datetime.date.fromisoformat\('YYYY-MM-DD'\)"),
+    (20260101, "on: must be a datetime.date, not int"),
+    (__import__("datetime").datetime(2026, 1, 1, 9, 30), "on: must be a date, not a datetime"),
+])
+def test_on_that_is_no_date_says_what_it_is(on: object, message: str) -> None:
+    """`route(on=...)` with a string, a number or a datetime says what was given and what to give."""
+    with pytest.raises(ansvar.SituationError, match=message):
+        ansvar.route({"municipality": "aalborg", "event": "afrusning"}, on=on)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("second", "what"), [
+    ({"municipality": "aarhus", "event": "afrusning"}, "unknown municipality 'aarhus'"),
+    ({"municipality": "aalborg", "event": "afruzning"}, "unknown event 'afruzning'"),
+    ({"municipality": "rebild", "event": "behandlingstilbud"}, "unknown event for rebild 'behandlingstilbud'"),
+])
+def test_route_many_names_the_situation_no_pack_covers(second: dict[str, str], what: str) -> None:
+    """In a batch, an unknown municipality or event names the index of the situation, as a bad fact does."""
+    batch = [{"municipality": "aalborg", "event": "afrusning"}, second]
+    with pytest.raises(ansvar.UnknownEventError) as caught:
+        ansvar.route_many(batch)
+    assert str(caught.value).startswith(f"situation 1: {what}; known: ")
+    assert caught.value.where == "situation 1"
+
+
+def test_top_level_route_many_takes_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ansvar.route_many(..., processes=N)` is the documented call: passed on to the router."""
+    seen: dict[str, object] = {}
+    router = ansvar.default_router()
+
+    def spy(situations: object, on: object = None, *, processes: int | None = None) -> list[object]:
+        seen["processes"] = processes
+        return []
+
+    monkeypatch.setattr(router, "route_many", spy)
+    assert ansvar.route_many([], processes=2) == []
+    assert seen == {"processes": 2}
