@@ -7,7 +7,9 @@ For every (municipality, event) the loaded packs cover, every case its rules can
 - **conflict**: situations where rules of equal top priority name different actors (`ConflictError`);
 - **unreachable**: a rule that fires in no situation (its conditions contradict, or an `any` branch is dead);
 - **shadowed**: a rule naming a responsible actor that fires only where a higher-priority lead outranks it,
-  so its lead, steps and warnings never reach anyone.
+  so its lead, steps and warnings never reach anyone (a rule that only ever ties in a conflict is a
+  conflict, not shadowed);
+- **no_packs**: nothing to check: no municipality's pack under the paths asked for.
 
 Each finding carries `file:line:column` and, for all but unreachable rules, the simplest situation that
 shows it, ready for `ansvar route`. Load errors are findings of kind `load`. All are errors.
@@ -30,7 +32,7 @@ from ansvar.loader import Pack
 from ansvar.router import Router
 from ansvar.space import MAX_SITUATIONS, SituationSpace, json_ready
 
-Kind = Literal["load", "gap", "conflict", "unreachable", "shadowed", "too_large"]
+Kind = Literal["load", "gap", "conflict", "unreachable", "shadowed", "too_large", "no_packs"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,17 +83,22 @@ def check(rule_dirs: Sequence[Path], *, only: Iterable[Path] = (), on: dt.date |
     """Load `rule_dirs` reporting every problem, then analyse each municipality's packs exhaustively.
 
     `only`: analyse just the municipalities whose folders lie under these paths (load errors are always
-    reported). `on`: the date to route on (default today; a pack not yet in force is skipped).
+    reported). `on`: the date to route on (default today; a pack not yet in force is skipped). Checking
+    nothing is a finding of its own (`no_packs`), as a test run that collects no test fails.
     """
     day = on or dt.date.today()  # noqa: DTZ011 - the caller's local day, as in route()
     problems: list[RuleError] = []
     router = Router(rule_dirs, problems=problems)
     report = Report([Finding("load", p.message, p.path, p.line, p.column) for p in problems])
+    only = list(only)
     roots = [p.resolve() for p in only]
     for municipality in router.municipalities():
         for event in router.events(municipality):
             pack = router.pack(municipality, event)
-            if roots and not any(pack.municipality.path.resolve().is_relative_to(r) for r in roots):
+            # A pack is checked when any layer it is composed of lies under a path asked for: checking a
+            # region's or the law's folder checks every municipality that inherits it.
+            layers = [layer.path.resolve() for layer in pack.municipality.chain()]
+            if roots and not any(layer.is_relative_to(root) for layer in layers for root in roots):
                 continue
             if any(day < part.meta.valid_from for part in pack.parts):
                 continue
@@ -99,6 +106,12 @@ def check(rule_dirs: Sequence[Path], *, only: Iterable[Path] = (), on: dt.date |
             found, size = analyse(router, pack, day)
             report.findings += found
             report.analysed[municipality, event] = (size, time.perf_counter() - started)
+    if not report.analysed:
+        where = only or list(rule_dirs)
+        names = ", ".join(map(str, where)) or "(no path)"
+        report.findings.append(Finding(
+            "no_packs", f"nothing to check: no municipality's rule pack in force on {day} lies under "
+                        f"{names}", where[0] if where else None))
     return report
 
 
@@ -127,6 +140,7 @@ class _Seen:
         self.conflicts: dict[tuple[str, ...], _Tally] = {}
         self.fired: dict[str, _Tally] = {}
         self.led: set[str] = set()
+        self.contended: set[str] = set()
         self.outranked_by: dict[str, str] = {}
 
     def add(self, example: dict[str, Any], answer: Answer) -> None:
@@ -136,7 +150,9 @@ class _Seen:
         if answer.error == "NoResponsibleError":
             self.gaps.add(example)
         elif answer.error == "ConflictError":
-            self.conflicts.setdefault(_rivals(self.pack, answer.fired), _Tally()).add(example)
+            rivals = _rivals(self.pack, answer.fired)
+            self.conflicts.setdefault(rivals, _Tally()).add(example)
+            self.contended.update(rivals)  # nothing outranks them here: a conflict, not a shadow
         else:
             leading = [self.pack.rules[r] for r in answer.fired
                        if self.pack.rules[r].responsible is not None and r not in answer.overridden]
@@ -161,7 +177,7 @@ class _Seen:
                 found.append(where.rule_finding(
                     "unreachable", rule_id, f"rule {rule_id!r} fires in no situation: its conditions never "
                                             "hold together", None))
-            elif rule.responsible is not None and rule_id not in self.led:
+            elif rule.responsible is not None and rule_id not in self.led | self.contended:
                 tally = self.fired[rule_id]
                 found.append(where.rule_finding(
                     "shadowed", rule_id, f"rule {rule_id!r} (priority {rule.priority}) fires only where a "

@@ -94,7 +94,9 @@ def test_seeded_conflict_names_both_rules(tmp_path: Path) -> None:
     responsible: borger
     source: {section: S, passage: P}
 """)
-    (conflict,) = findings(check([rules], on=ON), "conflict")
+    report = check([rules], on=ON)
+    (conflict,) = findings(report, "conflict")
+    assert findings(report, "shadowed") == []  # nothing outranks borger_leder_ved_delir: it ties
     assert conflict.rule == "borger_leder_ved_delir"
     assert (conflict.line, conflict.column) == (19, 5)
     assert "laegen_leder -> egen_laege, borger_leder_ved_delir -> borger" in conflict.message
@@ -234,3 +236,46 @@ def test_reload_picks_up_edits_atomically(tmp_path: Path) -> None:
         router.reload()
     assert router.route(situation, on=ON).responsible == "borger"
     assert router.route({**situation, "seizures": False}, on=ON).responsible == "borger"
+
+
+@pytest.mark.parametrize("layout", ["empty folder", "rule files without layer.yaml", "a layer without packs",
+                                    "no such path"])
+def test_checking_nothing_fails(tmp_path: Path, layout: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`ansvar check DIR` that finds no pack to check fails (like a test run that collects no test)."""
+    target = tmp_path / "mine"
+    if layout != "no such path":
+        target.mkdir()
+    if layout == "rule files without layer.yaml":
+        (target / "afrusning.yaml").write_text(HEADER + BASE, encoding="utf-8")
+    if layout == "a layer without packs":
+        (target / "layer.yaml").write_text(LAYER.format(town="mine"), encoding="utf-8")
+    report = check([ansvar.shipped_rules(), target], only=[target], on=ON)
+    assert not report.ok
+    (nothing,) = findings(report, "no_packs")
+    assert nothing.path == target
+    assert cli.main(["check", str(target), "--on", "2026-11-23"]) == 1
+    out = capsys.readouterr().out
+    assert f"{target}: no_packs: nothing to check" in out
+    assert not out.startswith("ok")
+
+
+def test_checking_a_shipped_layer_folder_by_a_relative_path(monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """`ansvar check rules/aalborg` from the folder holding the shipped rules checks that layer, once."""
+    shipped = ansvar.shipped_rules()
+    monkeypatch.chdir(shipped.parent)
+    assert cli.main(["check", f"{shipped.name}/aalborg", "--on", "2026-11-23"]) == 0
+    out = capsys.readouterr().out
+    assert "also defined in" not in out
+    assert out.startswith("ok: ")
+
+
+def test_checking_an_inherited_layer_checks_every_municipality_below_it() -> None:
+    """Checking the law's or the region's folder analyses the packs of every municipality inheriting it."""
+    shipped = ansvar.shipped_rules()
+    for layer in ("danmark", "region_nordjylland"):
+        report = check([shipped], only=[shipped / layer], on=ON)
+        assert report.ok
+        assert {m for m, _ in report.analysed} == set(ansvar.default_router().municipalities())
+    report = check([shipped], only=[shipped / "rebild"], on=ON)
+    assert {m for m, _ in report.analysed} == {"rebild"}

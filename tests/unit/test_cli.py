@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+import ansvar
 from ansvar import cli
 
 ROOT = Path(__file__).parents[2]
@@ -119,3 +122,132 @@ def test_importing_ansvar_and_its_pytest_plugin_is_light() -> None:
             "print(sorted(m for m in ('pydantic', 'durable_rules_engine', 'ansvar.router') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# --- rough edges a new user meets ------------------------------------------------------------------------
+
+TOWN_LAYER = "layer: nordby\nkind: municipality\nname: Nordby\nactors:\n  borger: {name: Borger}\n"
+TOWN_PACK = """\
+pack: {layer: nordby, event: afrusning, title: Afrusning i Nordby, document: Nordbys vejledning, version: "1",
+       valid_from: 2020-01-01, review_by: null, section: Afrusning}
+rules:
+  - {id: borger_leder, responsible: borger, source: {section: S, passage: P}}
+"""
+
+
+def _town(tmp_path: Path) -> Path:
+    folder = tmp_path / "mine" / "nordby"
+    folder.mkdir(parents=True)
+    (folder / "layer.yaml").write_text(TOWN_LAYER, encoding="utf-8")
+    (folder / "afrusning.yaml").write_text(TOWN_PACK, encoding="utf-8")
+    situation = tmp_path / "nordby.yaml"
+    situation.write_text("municipality: nordby\nevent: afrusning\n", encoding="utf-8")
+    return tmp_path / "mine"
+
+
+@pytest.mark.parametrize("command", [
+    ["diff", "aalborg", "rebild", "--json"],
+    ["route", str(ROOT / "events" / "afrusning.yaml"), "--json"],
+    ["check", "--json", "--on", "2026-11-23"],
+], ids=lambda command: command[0])
+def test_output_cut_short_by_its_reader_ends_quietly(command: list[str]) -> None:
+    """`ansvar … | head -1`: when the reader goes away, the command stops with 141 and no traceback."""
+    process = subprocess.Popen([sys.executable, "-m", "ansvar.cli", *command], stdout=subprocess.PIPE,  # noqa: S603
+                               stderr=subprocess.PIPE)
+    assert process.stdout is not None
+    process.stdout.close()  # the reader is gone before the first line is written
+    _, err = process.communicate(timeout=120)
+    assert err.decode() == ""
+    assert process.returncode == cli.EXIT_PIPE
+
+
+def _usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    with pytest.raises(SystemExit) as caught:
+        cli.main(list(argv))
+    assert caught.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("ansvar: ")
+    assert err.count("\n") == 1, err
+    return err
+
+
+def test_an_impossible_on_date_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--on 2026-02-30` (or not a date at all) is one line naming --on and the form a date takes."""
+    for day in ("2026-02-30", "30.01.2026", "tomorrow", "2026-1-1"):
+        err = _usage_error(capsys, "route", str(EXAMPLES[0]), "--on", day)
+        assert "--on" in err
+        assert "YYYY-MM-DD" in err
+
+
+def test_a_port_out_of_range_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """`ansvar serve --port 99999` is a one-line usage error, not a traceback from the socket."""
+    err = _usage_error(capsys, "serve", "--port", "99999")
+    assert "--port" in err
+    assert "65535" in err
+
+
+def test_rule_options_are_accepted_after_the_command(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """`--rules` and `--add-rules` work after the command as before it, and both places add up."""
+    mine = _town(tmp_path)
+    situation = str(tmp_path / "nordby.yaml")
+    assert cli.main(["route", "--add-rules", str(mine), situation, "--on", "2026-11-23", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["municipality"] == "nordby"
+    assert cli.main(["events", "--rules", str(mine)]) == 0
+    assert capsys.readouterr().out.split() == ["nordby"]
+    assert cli.main(["--rules", str(mine), "events", "--add-rules", str(ansvar.shipped_rules())]) == 0
+    assert capsys.readouterr().out.split() == ["aalborg", "nordby", "rebild"]
+
+
+def test_version_is_the_package_metadata(capsys: pytest.CaptureFixture[str]) -> None:
+    """`ansvar --version` and `ansvar.__version__` say the installed package's version."""
+    version = importlib.metadata.version("ansvar")
+    assert ansvar.__version__ == version
+    with pytest.raises(SystemExit) as caught:
+        cli.main(["--version"])
+    assert caught.value.code == 0
+    assert capsys.readouterr().out == f"ansvar {version}\n"
+
+
+def test_a_misspelt_fact_is_named_with_a_suggestion_and_the_file(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """A misspelt fact: one line naming the file, the fact, and what it may have meant."""
+    path = tmp_path / "situation.yaml"
+    path.write_text("municipality: aalborg\nevent: afrusning\nwithdrawl_symptoms: true\n", encoding="utf-8")
+    assert cli.main(["route", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"ansvar: {path}: ")
+    assert "withdrawl_symptoms" in err
+    assert "did you mean 'withdrawal_symptoms'?" in err
+    assert err.count("\n") == 1
+
+
+def test_an_unknown_municipality_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A situation file for a municipality no pack covers: one line naming the file and the known ones."""
+    path = tmp_path / "situation.yaml"
+    path.write_text("municipality: aarhus\nevent: afrusning\n", encoding="utf-8")
+    assert cli.main(["route", str(path)]) == 2
+    assert capsys.readouterr().err.startswith(f"ansvar: {path}: unknown municipality 'aarhus'; known: ")
+
+
+@pytest.mark.parametrize("content", ["", "\n\n", "# only a comment\n"])
+def test_an_empty_situation_file_says_so(tmp_path: Path, content: str,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """An empty file (or one of comments only) says it holds no situation, naming the file."""
+    path = tmp_path / "situation.yaml"
+    path.write_text(content, encoding="utf-8")
+    assert cli.main(["route", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"ansvar: {path}: ")
+    assert "holds no situation" in err
+    assert "NoneType" not in err
+
+
+def test_readme_lists_every_exit_status() -> None:
+    """README's CLI paragraph names each exit status the command line can end with."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    sentence = readme[readme.index("Errors print one line"):]
+    sentence = sentence[:sentence.index("\n\n")]
+    for code in (1, cli.EXIT_INPUT, cli.EXIT_RULES, cli.EXIT_ENGINE, cli.EXIT_SERVER, cli.EXIT_PIPE):
+        assert re.search(rf"\b{code}\b", sentence), code

@@ -354,3 +354,21 @@ def test_chromium_draws_the_diagram(built: tuple[Router, Path, list[Path]], tmp_
     assert len(ink) > 0.03 * (bottom - top) * (right - left), "the diagram's area is (nearly) empty"
     thirds = {min(2, 3 * (x - left) // (right - left + 1)) for x, _ in ink}
     assert thirds == {0, 1, 2}, "conditions, rules and conclusions are not all drawn"
+
+
+#: Words of English that are no Danish words: a caseworker's page must not hold them.
+ENGLISH = {"the", "itself", "its", "which", "should", "this", "assigns", "offers", "none", "outpatient"}
+
+
+def test_omit_reasons_are_danish_on_the_page(built: tuple[Router, Path, list[Path]]) -> None:
+    """An inherited rule's omit reason is shown on the Danish page: it is written in Danish."""
+    router, out, _ = built
+    shown = 0
+    for municipality, event in _packs(router):
+        page = _text((out / municipality / f"{event}.html").read_text())
+        for part in router.pack(municipality, event).parts:
+            for reason in part.meta.omit.values():
+                assert " ".join(reason.split()) in page
+                assert not ENGLISH & set(re.findall(r"[a-zæøå]+", reason.lower())), reason
+                shown += 1
+    assert shown
