@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.metadata
+import json
 import logging
 import os
 import socket
@@ -12,8 +13,10 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from http import HTTPStatus
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, get_args
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -29,11 +32,14 @@ from schemathesis.specs.openapi.checks import (
 
 import ansvar
 from ansvar.errors import ConflictError, EngineError, NoResponsibleError
-from ansvar.server import MAX_BODY_BYTES, MAX_SITUATIONS, create_app
+from ansvar.server import MAX_BODY_BYTES, MAX_SITUATIONS, PROBLEM_TITLES, ProblemType, create_app
 
 ROOT = Path(__file__).parents[2]
 ON = "2026-11-23"
 CPR = "010203-1234"  # a CPR-shaped value: must never come back in a response or reach a log
+PROBLEM = "application/problem+json"
+INVALID = "urn:ansvar:problem:invalid-request"
+UNKNOWN = "urn:ansvar:problem:unknown-municipality-or-event"
 CONTRACT_EXAMPLE = {"municipality": "aalborg", "event": "afrusning",
                     "withdrawal_symptoms": True, "delirium_tremens": True}
 REBILD_COURSE = {"municipality": "rebild", "event": "behandlingsforloeb", "substance": "alkohol",
@@ -110,6 +116,19 @@ def _no_values(response: httpx.Response, *values: str) -> None:
         assert value not in response.text
 
 
+def _problem(response: httpx.Response, status: int, problem_type: str, error: str) -> dict[str, Any]:
+    """The response's RFC 9457 body, after checking its media type and the members every problem has."""
+    assert response.status_code == status
+    assert response.headers["content-type"] == PROBLEM
+    body: dict[str, Any] = response.json()
+    assert (body["type"], body["status"], body["error"]) == (problem_type, status, error)
+    assert isinstance(body["detail"], str)
+    assert body["detail"]
+    blank = {413: "Content Too Large"}.get(status) or HTTPStatus(status).phrase
+    assert body["title"] == (blank if problem_type == "about:blank" else PROBLEM_TITLES[problem_type])
+    return body
+
+
 # --- routes ---------------------------------------------------------------------------------------------
 
 
@@ -121,6 +140,7 @@ def test_health(client: httpx.Client) -> None:
     assert response.json() == {"status": "ok", "version": importlib.metadata.version("ansvar"),
                                 "packs": sum(len(router.events(m)) for m in router.municipalities())}
     assert response.json()["packs"] >= 17
+    assert client.get("/openapi.json").json()["info"]["version"] == ansvar.__version__
 
 
 def test_contract_example(client: httpx.Client) -> None:
@@ -194,7 +214,8 @@ def test_event_schema(client: httpx.Client) -> None:
     _no_values(client.get(f"/events/{CPR}/schema"), CPR)
     unroutable = client.get("/events/a%0Ab/schema")  # Starlette routes no path with a line break
     assert unroutable.status_code == 404
-    assert unroutable.json() == {"error": "HTTPException", "detail": "Not Found"}  # as documented
+    assert unroutable.json() == {"type": "about:blank", "title": "Not Found", "status": 404,  # as documented
+                                 "detail": "Not Found", "error": "HTTPException"}
 
 
 # --- errors ---------------------------------------------------------------------------------------------
@@ -205,11 +226,15 @@ def test_invalid_field_is_422_with_loc(client: httpx.Client) -> None:
     situation = {"municipality": "aalborg", "event": "afrusning", "withdrawal_symptoms": "yes"}
     response = client.post("/route", json=situation)
     assert response.status_code == 422
-    assert response.json() == {"detail": [{"loc": ["body", "withdrawal_symptoms"],
-                                           "msg": "Input should be a valid boolean", "type": "bool_type"}]}
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json() == {
+        "type": INVALID, "title": "Invalid request", "status": 422, "error": "SituationError",
+        "detail": "invalid request: body.withdrawal_symptoms: must be true or false",
+        "errors": [{"loc": ["body", "withdrawal_symptoms"], "msg": "must be true or false",
+                    "type": "bool_type"}]}
     many = client.post("/route-many", json=[CONTRACT_EXAMPLE, situation])
-    assert many.status_code == 422
-    assert [e["loc"] for e in many.json()["detail"]] == [["body", 1, "withdrawal_symptoms"]]
+    assert [e["loc"] for e in _problem(many, 422, INVALID, "SituationError")["errors"]] == [
+        ["body", 1, "withdrawal_symptoms"]]
 
 
 @pytest.mark.parametrize(("path", "content"), [
@@ -227,25 +252,22 @@ def test_invalid_field_is_422_with_loc(client: httpx.Client) -> None:
 ], ids=["unknown-field", "wrong-type", "bad-pattern", "event-not-a-string", "missing-field", "cpr-as-key",
         "many-cpr-as-key", "not-an-object", "many", "many-not-a-list", "broken-json"])
 def test_422_never_echoes_input(client: httpx.Client, path: str, content: object) -> None:
-    """A 422 lists loc, msg and type only: a CPR-shaped value sent is nowhere in the response."""
+    """A 422 problem lists loc, msg and type only: a CPR-shaped value sent is nowhere in the response."""
     if isinstance(content, str):
         response = client.post(path, content=content, headers={"content-type": "application/json"})
     else:
         response = client.post(path, json=content)
-    assert response.status_code == 422
+    errors = _problem(response, 422, INVALID, "SituationError")["errors"]
     _no_values(response, CPR, "010203", "12345")
-    detail = response.json()["detail"]
-    assert detail
-    assert all(set(error) == {"loc", "msg", "type"} for error in detail)
+    assert errors
+    assert all(set(error) == {"loc", "msg", "type"} for error in errors)
 
 
 def test_unknown_municipality_is_404(client: httpx.Client) -> None:
     """An unknown municipality is a 404 with what, value and the known municipalities."""
     response = client.post("/route", json={**CONTRACT_EXAMPLE, "municipality": "odense"})
-    assert response.status_code == 404
-    body = response.json()
+    body = _problem(response, 404, UNKNOWN, "UnknownEventError")
     assert (body["what"], body["value"], body["known"]) == ("municipality", "odense", ["aalborg", "rebild"])
-    assert body["error"] == "UnknownEventError"
     assert "odense" in body["detail"]
 
 
@@ -276,34 +298,32 @@ def test_unknown_event_is_404(client: httpx.Client) -> None:
 def test_date_before_valid_from_is_409(client: httpx.Client) -> None:
     """Routing on a date before a pack is in force is a 409 RoutingError with the library's message."""
     response = client.post("/route", json=CONTRACT_EXAMPLE, params={"on": "2019-01-01"})
-    assert response.status_code == 409
-    assert response.json()["error"] == "RoutingError"
-    assert "in force from 2019-07-01" in response.json()["detail"]
+    body = _problem(response, 409, "urn:ansvar:problem:not-in-force", "RoutingError")
+    assert "in force from 2019-07-01" in body["detail"]
 
 
 @pytest.mark.parametrize("on", ["1899-12-31", "2200-01-01", "2026-13-01", "tomorrow"])
 def test_bad_on_is_422(client: httpx.Client, on: str) -> None:
     """An `on` that is not a date in 1900–2199 is a 422 at ("query", "on")."""
     response = client.post("/route", json=CONTRACT_EXAMPLE, params={"on": on})
-    assert response.status_code == 422
-    assert [e["loc"] for e in response.json()["detail"]] == [["query", "on"]]
+    errors = _problem(response, 422, INVALID, "SituationError")["errors"]
+    assert [e["loc"] for e in errors] == [["query", "on"]]
 
 
 def test_too_many_situations_is_422(client: httpx.Client) -> None:
     """More than MAX_SITUATIONS in one POST /route-many is refused before any is routed."""
     response = client.post("/route-many", json=[CONTRACT_EXAMPLE] * (MAX_SITUATIONS + 1))
-    assert response.status_code == 422
-    assert response.json()["detail"][0]["type"] == "too_long"
+    assert _problem(response, 422, INVALID, "SituationError")["errors"][0]["type"] == "too_long"
 
 
 def test_too_large_body_is_413(client: httpx.Client) -> None:
-    """A body over MAX_BODY_BYTES is a 413 Problem, whether announced by Content-Length or streamed."""
+    """A body over MAX_BODY_BYTES is a 413 problem, whether announced by Content-Length or streamed."""
     big = b"[" + b"1," * (MAX_BODY_BYTES // 2) + b"1]"
     response = client.post("/route-many", content=big, headers={"content-type": "application/json"})
-    assert (response.status_code, response.json()["error"]) == (413, "RequestTooLarge")
+    _problem(response, 413, "about:blank", "RequestTooLarge")
     streamed = client.post("/route-many", content=iter([big[:1000], big[1000:]]),
                            headers={"content-type": "application/json"})
-    assert (streamed.status_code, streamed.json()["error"]) == (413, "RequestTooLarge")
+    _problem(streamed, 413, "about:blank", "RequestTooLarge")
 
 
 class _FailingRouter:
@@ -326,32 +346,37 @@ def failing() -> Iterator[tuple[_FailingRouter, _LiveServer]]:
         yield router, server
 
 
-@pytest.mark.parametrize(("failure", "error", "label"), [
+DEFECT = ("urn:ansvar:problem:rule-pack-defect", "Defect in the rule packs", "rule pack defect: ")
+
+
+@pytest.mark.parametrize(("failure", "error", "kind"), [
     (ConflictError("aalborg/afrusning: rules of equal priority 10 claim the lead: a -> x, b -> y"),
-     "ConflictError", "rule pack defect: "),
+     "ConflictError", DEFECT),
     (NoResponsibleError("aalborg/afrusning: no rule named a responsible actor"), "NoResponsibleError",
-     "rule pack defect: "),
-    (EngineError("durable_rules refused the fact (error 102)"), "EngineError", "engine failure: "),
+     DEFECT),
+    (EngineError("durable_rules refused the fact (error 102)"), "EngineError",
+     ("urn:ansvar:problem:engine-failure", "Rule engine failure", "engine failure: ")),
 ])
 def test_defects_are_500_with_message(failing: tuple[_FailingRouter, _LiveServer], failure: Exception,
-                                      error: str, label: str) -> None:
-    """ConflictError, NoResponsibleError and EngineError are a 500 naming the error and its message."""
+                                      error: str, kind: tuple[str, str, str]) -> None:
+    """ConflictError, NoResponsibleError and EngineError are a 500 problem naming the error and message."""
     router, server = failing
     router.failure = failure
+    problem_type, title, label = kind
     response = httpx.post(f"{server.url}/route", json=CONTRACT_EXAMPLE)
     assert response.status_code == 500
-    assert response.json() == {"error": error, "detail": f"{label}{failure}"}
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json() == {"type": problem_type, "title": title, "status": 500, "error": error,
+                               "detail": f"{label}{failure}"}
 
 
 def test_unexpected_error_is_500_without_traceback(failing: tuple[_FailingRouter, _LiveServer]) -> None:
-    """Any other exception is a JSON 500 with a fixed message; its message reaches neither client nor log."""
+    """Any other exception is a 500 problem with a fixed message; its message reaches no client nor log."""
     router, server = failing
     router.failure = RuntimeError(f"boom with {CPR}")
     server.records.lines.clear()
     response = httpx.post(f"{server.url}/route", json=CONTRACT_EXAMPLE)
-    assert response.status_code == 500
-    assert response.headers["content-type"] == "application/json"
-    assert response.json()["error"] == "InternalError"
+    _problem(response, 500, "about:blank", "InternalError")
     _no_values(response, CPR, "boom", "Traceback", "RuntimeError", ".py")
     assert "unexpected RuntimeError in POST /route" in server.records.text
     assert CPR not in server.records.text
@@ -384,8 +409,168 @@ def test_openapi_shows_every_event_model(client: httpx.Client) -> None:
     responses = spec["paths"]["/route"]["post"]["responses"]
     decision = responses["200"]["content"]["application/json"]["schema"]
     assert decision == {"$ref": "#/components/schemas/Decision"}
-    assert set(responses) == {"200", "404", "409", "413", "422", "500"}
+    assert set(responses) == {"200", "404", "409", "413", "415", "422", "500"}
     assert "HTTPValidationError" not in spec["components"]["schemas"]  # FastAPI's echoing 422 is replaced
+
+
+# --- one error shape: RFC 9457 problem details -----------------------------------------------------------
+
+
+JSON = {"content-type": "application/json"}
+
+
+@pytest.mark.parametrize(("method", "path", "request_args", "expected"), [
+    ("POST", "/route", {"json": {**CONTRACT_EXAMPLE, "withdrawal_symptoms": "yes"}},
+     (422, INVALID, "SituationError")),
+    ("POST", "/route", {"json": CONTRACT_EXAMPLE, "params": {"on": "1899-12-31"}},
+     (422, INVALID, "SituationError")),
+    ("POST", "/route", {"content": b'{"event": ', "headers": JSON}, (422, INVALID, "SituationError")),
+    ("POST", "/route", {"content": b'{"event": "\xff"}', "headers": JSON}, (422, INVALID, "SituationError")),
+    ("POST", "/route", {"json": {**CONTRACT_EXAMPLE, "municipality": "odense"}},
+     (404, UNKNOWN, "UnknownEventError")),
+    ("GET", "/events/afruzning/schema", {}, (404, UNKNOWN, "UnknownEventError")),
+    ("GET", "/nowhere", {}, (404, "about:blank", "HTTPException")),
+    ("DELETE", "/route", {}, (405, "about:blank", "HTTPException")),
+    ("POST", "/route", {"json": CONTRACT_EXAMPLE, "params": {"on": "2019-01-01"}},
+     (409, "urn:ansvar:problem:not-in-force", "RoutingError")),
+    ("POST", "/route", {"content": b" " * (MAX_BODY_BYTES + 1), "headers": JSON},
+     (413, "about:blank", "RequestTooLarge")),
+    ("POST", "/route", {"content": b"{}", "headers": {"content-type": "text/plain"}},
+     (415, "about:blank", "UnsupportedMediaType")),
+], ids=["validation", "situation-error", "broken-json", "not-utf-8", "unknown-municipality", "unknown-event",
+        "unknown-url", "method", "not-in-force", "too-large", "not-json"])
+def test_every_error_is_a_problem(client: httpx.Client, method: str, path: str, request_args: dict[str, Any],
+                                  expected: tuple[int, str, str]) -> None:
+    """Each error the app answers is application/problem+json with type, title, status, detail and error."""
+    response = client.request(method, path, **request_args)
+    status, problem_type, _ = expected
+    body = _problem(response, *expected)
+    members = {"type", "title", "status", "detail", "error"}
+    extension = {INVALID: {"errors"}, UNKNOWN: {"what", "value", "known"}}.get(problem_type, set())
+    assert set(body) == members | extension
+    if status == 405:
+        assert response.headers["allow"] == "POST"  # the headers of Starlette's error are kept
+
+
+def test_problem_examples(client: httpx.Client) -> None:
+    """The 404 and 415 problems carry exactly these members (the 422's are pinned by the test above it)."""
+    unknown = client.post("/route", json={**CONTRACT_EXAMPLE, "municipality": "odense"})
+    assert unknown.json() == {
+        "type": UNKNOWN, "title": "Unknown municipality or event", "status": 404,
+        "error": "UnknownEventError",
+        "detail": "unknown municipality 'odense'; known: aalborg, rebild",
+        "what": "municipality", "value": "odense", "known": ["aalborg", "rebild"]}
+    unsupported = client.post("/route", content=b"{}", headers={"content-type": "text/plain"})
+    assert unsupported.json() == {
+        "type": "about:blank", "title": "Unsupported Media Type", "status": 415,
+        "error": "UnsupportedMediaType",
+        "detail": "the request body must be JSON: Content-Type application/json (or application/<name>+json)"}
+    assert unsupported.headers["accept-post"] == "application/json"
+
+
+def test_problem_types_need_no_network() -> None:
+    """Every problem type is about:blank or a fixed urn:ansvar:problem: URN, each of ansvar's titled."""
+    types = set(get_args(ProblemType))
+    assert "about:blank" in types
+    assert all(t.startswith("urn:ansvar:problem:") for t in types - {"about:blank"})
+    assert set(PROBLEM_TITLES) == types - {"about:blank"}
+
+
+def test_openapi_declares_problem_responses(client: httpx.Client) -> None:
+    """Every documented 4xx/5xx is application/problem+json with a problem schema listing the types."""
+    spec = client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    assert schemas["Problem"]["properties"]["type"]["enum"] == list(get_args(ProblemType))
+    assert {"type", "title", "status", "detail", "error"} <= set(schemas["Problem"]["required"])
+    assert "errors" in schemas["InvalidRequest"]["required"]
+    assert {"what", "value", "known"} <= set(schemas["NotFound"]["required"])
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                expected = [PROBLEM] if status[0] in "45" else ["application/json"]
+                assert list(response["content"]) == expected, (method, path, status)
+    route = spec["paths"]["/route"]["post"]["responses"]
+    assert route["422"]["content"][PROBLEM]["schema"] == {"$ref": "#/components/schemas/InvalidRequest"}
+    assert route["404"]["content"][PROBLEM]["schema"] == {"$ref": "#/components/schemas/NotFound"}
+    assert route["415"]["content"][PROBLEM]["schema"] == {"$ref": "#/components/schemas/Problem"}
+
+
+# --- 415: a body that is not sent as JSON ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/route", "/route-many"])
+@pytest.mark.parametrize("content_type", [
+    None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+    "application/xml", "text/json", "application/jsonl", "application/+json", "json",
+])
+def test_non_json_body_is_415(client: httpx.Client, path: str, content_type: str | None) -> None:
+    """A body whose Content-Type is not JSON, or missing, is a 415 problem that does not echo the body."""
+    body = f'{{"cpr": "{CPR}"}}'.encode()
+    headers = {"content-type": content_type} if content_type is not None else {}
+    response = client.post(path, content=body, headers=headers)
+    _problem(response, 415, "about:blank", "UnsupportedMediaType")
+    _no_values(response, CPR)
+
+
+@pytest.mark.parametrize("content_type", [
+    "application/json", "application/json; charset=utf-8", "Application/JSON", "application/vnd.ansvar+json",
+])
+def test_json_media_types_are_routed(client: httpx.Client, content_type: str) -> None:
+    """application/json and application/<name>+json, with parameters, are read as JSON and routed."""
+    headers = {"content-type": content_type}
+    one = client.post("/route", content=json.dumps(CONTRACT_EXAMPLE), headers=headers)
+    assert (one.status_code, one.json()["responsible"]) == (200, "region_akutmodtagelse")
+    many = client.post("/route-many", content=json.dumps([CONTRACT_EXAMPLE]), headers=headers)
+    assert (many.status_code, len(many.json())) == (200, 1)
+    broken = client.post("/route", content=b'{"event": ', headers=headers)
+    assert _problem(broken, 422, INVALID, "SituationError")["errors"][0]["type"] == "json_invalid"
+
+
+def test_415_comes_before_the_body_is_read(live: _LiveServer) -> None:
+    """The 415 is answered on the headers alone: the server does not wait for a body it would refuse."""
+    host, port = urlsplit(live.url).hostname, urlsplit(live.url).port
+    with socket.create_connection((host, port), timeout=5) as sock:
+        sock.sendall(b"POST /route HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n"
+                     b"Content-Length: 1000\r\nConnection: close\r\n\r\n")  # and never the 1000 bytes
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(65536)  # a socket.timeout here: the server waited for the body
+            assert chunk, "the server closed the connection without answering"
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 415 ")
+    assert b"content-type: application/problem+json" in answer.lower()
+
+
+# --- GET /events/{municipality} --------------------------------------------------------------------------
+
+
+def test_municipality_events(client: httpx.Client) -> None:
+    """GET /events/{municipality} is ansvar.events(municipality): each event with its Danish title."""
+    router = ansvar.default_router()
+    for municipality in router.municipalities():
+        response = client.get(f"/events/{municipality}")
+        assert response.status_code == 200
+        assert response.json() == ansvar.events(municipality) == router.events(municipality)
+    assert client.get("/events/rebild").json()["behandlingsforloeb"] == "Behandlingsforløb"
+
+
+def test_municipality_events_unknown_is_404(client: httpx.Client) -> None:
+    """An unknown municipality is a 404 problem naming it if it is an id, withholding it if it is not."""
+    body = _problem(client.get("/events/odense"), 404, UNKNOWN, "UnknownEventError")
+    assert (body["what"], body["value"], body["known"]) == ("municipality", "odense", ["aalborg", "rebild"])
+    for name in (CPR, "Jens Hansen", "a/b"):
+        response = client.get(f"/events/{name}")
+        assert _problem(response, 404, UNKNOWN, "UnknownEventError")["value"] is None
+        _no_values(response, CPR, "010203", "Jens", "a/b")
+
+
+def test_municipality_events_leave_schema_route_alone(client: httpx.Client) -> None:
+    """/events/{event}/schema is still the schema route: an event's schema, a 404 event (not municipality)."""
+    assert client.get("/events/afrusning/schema").json() == ansvar.situation_schema("afrusning")
+    body = _problem(client.get("/events/rebild/schema"), 404, UNKNOWN, "UnknownEventError")
+    assert (body["what"], body["value"]) == ("event", "rebild")
+    spec = client.get("/openapi.json").json()
+    assert {"/events", "/events/{municipality}", "/events/{event}/schema"} <= set(spec["paths"])
 
 
 # --- schemathesis ---------------------------------------------------------------------------------------
@@ -449,9 +634,10 @@ def test_serve_runs_uvicorn(command: str) -> None:
     assert "delirium" not in log
 
 
-def test_cli_serve_without_extra() -> None:
-    """`ansvar serve` without fastapi installed prints one line naming the extra and exits 2."""
-    code = ("import sys; sys.modules['fastapi'] = None; from ansvar.cli import main; "
+@pytest.mark.parametrize("missing", ["fastapi", "uvicorn", "fastapi_swagger"])
+def test_cli_serve_without_extra(missing: str) -> None:
+    """`ansvar serve` without a package of the server extra prints one line naming the extra and exits 2."""
+    code = (f"import sys; sys.modules[{missing!r}] = None; from ansvar.cli import main; "
             "sys.exit(main(['serve']))")
     result = subprocess.run([sys.executable, "-c", code],  # noqa: S603 - our own code
                             capture_output=True, text=True, timeout=60, check=False)
@@ -461,16 +647,12 @@ def test_cli_serve_without_extra() -> None:
 
 
 def test_serve_on_a_taken_port_exits_5_not_the_rule_defect_code() -> None:
-    """uvicorn exits 3 when it cannot bind; ansvar serve says so in one line and exits 5 (3 means a pack defect)."""
-    import socket
-    import subprocess
-    import sys
-
+    """uvicorn exits 3 when it cannot bind; ansvar serve says so in one line, exits 5 (3 is a pack defect)."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = subprocess.run([sys.executable, "-m", "ansvar.cli", "serve", "--port", str(port)],
+        done = subprocess.run([sys.executable, "-m", "ansvar.cli", "serve", "--port", str(port)],  # noqa: S603
                               capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 5
     assert done.stderr.strip().splitlines()[-1].startswith("ansvar: the server could not start on 127.0.0.1:")
