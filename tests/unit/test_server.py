@@ -1,12 +1,15 @@
-"""The HTTP service: a real uvicorn server on localhost, called with httpx; schemathesis on its OpenAPI."""
+"""The HTTP service: a real uvicorn server on localhost, called with httpx; schemathesis on its OpenAPI;
+/docs rendered offline by headless Chromium."""
 
 from __future__ import annotations
 
 import datetime as dt
+import html
 import importlib.metadata
 import json
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -16,7 +19,7 @@ from collections.abc import Iterator
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Self, get_args
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
@@ -33,6 +36,7 @@ from schemathesis.specs.openapi.checks import (
 import ansvar
 from ansvar.errors import ConflictError, EngineError, NoResponsibleError
 from ansvar.server import MAX_BODY_BYTES, MAX_SITUATIONS, PROBLEM_TITLES, ProblemType, create_app
+from tests.tools import system_tool
 
 ROOT = Path(__file__).parents[2]
 ON = "2026-11-23"
@@ -656,3 +660,67 @@ def test_serve_on_a_taken_port_exits_5_not_the_rule_defect_code() -> None:
                               capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 5
     assert done.stderr.strip().splitlines()[-1].startswith("ansvar: the server could not start on 127.0.0.1:")
+
+
+# --- /docs: Swagger UI without internet ------------------------------------------------------------------
+
+
+_SENSIBLE = {".js": {"text/javascript", "application/javascript"}, ".css": {"text/css"},
+             ".png": {"image/png"}, ".ico": {"image/x-icon", "image/vnd.microsoft.icon"}}
+
+
+def test_docs_assets_are_same_origin(live: _LiveServer, client: httpx.Client) -> None:
+    """Every src/href of /docs, its OpenAPI and its OAuth2 redirect are on this server and answer 200."""
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "://" not in page.text  # no absolute URL: nothing on another host
+    links = [html.unescape(v) for v in re.findall(r"""\b(?:src|href)\s*=\s*["']([^"']+)["']""", page.text)]
+    assert {Path(urlsplit(link).path).suffix for link in links} >= {".js", ".css"}
+    origin = urlsplit(live.url)
+    for link in links:
+        url = urlsplit(urljoin(f"{live.url}/docs", link))
+        assert (url.scheme, url.netloc) == (origin.scheme, origin.netloc), link
+        asset = client.get(url.geturl())
+        assert asset.status_code == 200, link
+        assert asset.content
+        media_type = asset.headers["content-type"].split(";")[0].strip()
+        assert media_type in _SENSIBLE[Path(url.path).suffix], (link, media_type)
+    openapi = re.findall(r"""\burl:\s*'([^']+)'""", page.text)
+    assert openapi == ["/openapi.json"]
+    assert client.get(openapi[0]).json()["info"]["title"] == "ansvar"
+    redirect = re.findall(r"""oauth2RedirectUrl:\s*window\.location\.origin\s*\+\s*'([^']+)'""", page.text)
+    assert len(redirect) == 1
+    oauth = client.get(redirect[0])
+    assert (oauth.status_code, oauth.headers["content-type"].split(";")[0]) == (200, "text/html")
+    assert "swaggerUIRedirectOauth2" in oauth.text
+
+
+def test_redoc_is_off(client: httpx.Client) -> None:
+    """/redoc, which would load ReDoc from a CDN, is not served: a 404 problem."""
+    response = client.get("/redoc")
+    assert (response.status_code, response.headers["content-type"]) == (404, PROBLEM)
+    assert (response.json()["type"], response.json()["error"]) == ("about:blank", "HTTPException")
+
+
+def test_docs_render_offline_in_chromium(live: _LiveServer, client: httpx.Client, tmp_path: Path) -> None:
+    """Headless Chromium, with no host but 127.0.0.1 resolvable, renders Swagger UI with every operation."""
+    chromium = system_tool("chromium")
+    live.records.lines.clear()
+    done = subprocess.run(  # noqa: S603 - the system's Chromium on our own page
+        [str(chromium), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}",
+         "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",  # no host but this one resolves
+         "--virtual-time-budget=15000", "--dump-dom", f"{live.url}/docs"],
+        capture_output=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+    dom = done.stdout.decode()
+    assert "/route" not in client.get("/docs").text  # what follows was drawn by Swagger UI, not sent
+    spec = client.get("/openapi.json").json()
+    drawn = set(re.findall(r'class="opblock-summary-path" data-path="([^"]+)"', dom))
+    assert drawn == set(spec["paths"])
+    assert "/route" in drawn
+    assert "/events/{municipality}" in drawn
+    time.sleep(0.05)  # the access line is written after the response is sent
+    for fetched in ("/openapi.json", "/swagger-ui-bundle.js", "/swagger-ui.css"):
+        assert re.search(rf'"GET \S*{re.escape(fetched)} HTTP/1.1" 200', live.records.text), fetched
