@@ -158,8 +158,7 @@ def _serve(dirs: list[Path], args: argparse.Namespace) -> int:
 
 
 def _check(dirs: list[Path], args: argparse.Namespace) -> int:
-    known = {d.resolve() for d in dirs}
-    report = check([*dirs, *(p for p in args.paths if p.resolve() not in known)], only=args.paths, on=args.on)
+    report = check([*dirs, *args.paths], only=args.paths, on=args.on)  # a folder given twice loads once
     if args.json:
         analysed = [{"municipality": m, "event": e, "situations": n, "seconds": round(t, 4)}
                     for (m, e), (n, t) in report.analysed.items()]
