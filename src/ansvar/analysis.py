@@ -83,8 +83,9 @@ def check(rule_dirs: Sequence[Path], *, only: Iterable[Path] = (), on: dt.date |
     """Load `rule_dirs` reporting every problem, then analyse each municipality's packs exhaustively.
 
     `only`: analyse just the packs one of whose layers lies under these paths (a municipality's folder, or a
-    region's, which checks every municipality inheriting it; load errors are always reported). `on`: the date to route on (default today; a pack not yet in force is skipped). Checking
-    nothing is a finding of its own (`no_packs`), as a test run that collects no test fails.
+    region's, which checks every municipality inheriting it; load errors are always reported). `on`: the
+    date to route on (default today; a pack not yet in force is skipped). Checking nothing is a finding of
+    its own (`no_packs`), as a test run that collects no test fails.
     """
     day = on or dt.date.today()  # noqa: DTZ011 - the caller's local day, as in route()
     problems: list[RuleError] = []

@@ -10,8 +10,8 @@ where it is on PATH, otherwise by Graphviz compiled to WebAssembly (`wasi-graphv
 
 Pages are self-contained (inline CSS, no scripts, no external assets) and deterministic: the same packs
 and the same renderer give the same bytes (no timestamps), and a file whose content would not change is
-not rewritten, so
-rebuilding after editing one pack rewrites that pack's pages only (and the index when a title changes).
+not rewritten, so rebuilding after editing one pack rewrites that pack's pages only (and the index when a
+title changes).
 Texts are Danish, for the caseworkers and guide authors who read them; identifiers stay as in the packs.
 """
 
@@ -562,10 +562,10 @@ def build(router: Router, out: Path, renderer: Renderer | None = None) -> list[P
 
 
 def main(rule_dirs: Sequence[Path | str] | None, out: Path | str, stream: TextIO | None = None) -> int:
-    """`ansvar docs OUT`: build the documentation; 0 on success, 2 when Graphviz or OUT fails.
+    """`ansvar docs OUT`: build the documentation; 0 on success.
 
-    2 when no Graphviz is there or it fails, or OUT cannot be written. A rule pack that does not load
-    raises its `RuleError` (the command line reports it: exit 3).
+    2 when no Graphviz is there or it fails, or OUT cannot be written (one line on stderr). A rule pack
+    that does not load raises its `RuleError` (the command line reports it: exit 3).
     """
     folder = Path(out)
     if folder.exists() and not folder.is_dir():
