@@ -1,6 +1,6 @@
 """ansvar's speed, next to durable_rules' own floor, a peer engine and plain Python, all measured in one run.
 
-    pip install -e '.[bench]'          # zen-engine, the peer (benchmark only)
+    pip install -c constraints.txt -e '.[bench]'   # zen-engine, the peer (benchmark only)
     python benchmarks/bench.py [--n 20000] [--top-pad]
 
 Rows (afrusning, Aalborg: 14 rules, 4 situations in turn):
