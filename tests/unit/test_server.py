@@ -225,6 +225,17 @@ def test_event_schema(client: httpx.Client) -> None:
 # --- errors ---------------------------------------------------------------------------------------------
 
 
+def test_misspelt_fact_is_422_in_the_librarys_words(client: httpx.Client) -> None:
+    """A misspelt fact over HTTP is said as the library says it, with what it may have meant."""
+    situation = {"municipality": "aalborg", "event": "afrusning", "withdrawl_symptoms": True}
+    (error,) = _problem(client.post("/route", json=situation), 422, INVALID, "SituationError")["errors"]
+    assert error == {"loc": ["body", "withdrawl_symptoms"], "type": "extra_forbidden",
+                     "msg": "unknown fact of event 'afrusning' (did you mean 'withdrawal_symptoms'?)"}
+    with pytest.raises(ansvar.SituationError) as caught:
+        ansvar.route(situation)
+    assert caught.value.errors[0]["msg"] == error["msg"]
+
+
 def test_invalid_field_is_422_with_loc(client: httpx.Client) -> None:
     """`"withdrawal_symptoms": "yes"` is a 422 naming the field, without the union's tag in `loc`."""
     situation = {"municipality": "aalborg", "event": "afrusning", "withdrawal_symptoms": "yes"}
