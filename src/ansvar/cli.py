@@ -98,10 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     _rule_options(parser)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, help_text: str, *, rules: bool = True) -> argparse.ArgumentParser:
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        if rules:
-            _rule_options(sub, "_after")
+        _rule_options(sub, "_after")
         return sub
 
     route = command("route", "route one situation (YAML or JSON file, or - for stdin)")
@@ -118,9 +117,10 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("event", nargs="?", help="one event (default: every event both cover)")
     diff.add_argument("--on", type=_date, metavar="YYYY-MM-DD", help="the date to answer for (default today)")
     diff.add_argument("--json", action="store_true", help="print JSON")
-    test = command("test", "run scenario files: the answers a guide's text demands", rules=False)
+    test = command("test", "run scenario files: the answers a guide's text demands")
     test.add_argument("paths", nargs="+", type=Path, metavar="PATH",
-                      help="scenario file, or directory searched for them (each file names its own rules:)")
+                      help="scenario file, or directory searched for them (a file's own rules: win over "
+                           "--rules and --add-rules)")
     docs = command("docs", "write HTML documentation of the rule packs, with routing diagrams")
     docs.add_argument("out", type=Path, metavar="OUT",
                       help="folder for index.html and <municipality>/<event>.html (unchanged files are kept)")
@@ -286,7 +286,7 @@ def _main(argv: Sequence[str] | None) -> int:
     dirs = [*(rules or [shipped_rules()]), *added]
     # Commands that load the rule packs themselves, and those that route on a loaded Router.
     own: dict[str, Callable[[list[Path], argparse.Namespace], int]] = {
-        "check": _check, "test": lambda _dirs, a: scenarios.main(a.paths, sys.stdout),
+        "check": _check, "test": lambda d, a: scenarios.main(a.paths, sys.stdout, d),
         "docs": lambda d, a: docsgen.main(d, a.out), "serve": _serve}
     routed: dict[str, Callable[[Router, argparse.Namespace], int]] = {
         "diff": _diff, "route": _route, "events": _events}

@@ -33,6 +33,7 @@ expected), `discover` finds scenario files, `main` is `ansvar test PATH...`. The
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -445,15 +446,20 @@ def _describe(decision: Decision) -> list[str]:
 
 # -- ansvar test -------------------------------------------------------------------------------------------
 
-def main(paths: Iterable[Path | str], out: TextIO) -> int:
+def main(paths: Iterable[Path | str], out: TextIO, rule_dirs: Iterable[Path | str] | None = None) -> int:
     """`ansvar test PATH...`: run every scenario found under the paths; returns the exit status.
 
-    Prints each failure's report, one summary line per failure and `N passed, M failed`. Returns 0 when all
-    pass, 1 when some fail, 2 for a malformed scenario file or when no scenario is found.
+    `rule_dirs`: the rule directories for the scenario files that name none with `rules:` (default: the
+    shipped packs), as `--rules`/`--add-rules` give them. Prints each failure's report, one summary line
+    per failure and `N passed, M failed`. Returns 0 when all pass, 1 when some fail, 2 for a malformed
+    scenario file or when no scenario is found.
     """
     paths = list(paths)
+    default = tuple(Path(d).resolve() for d in rule_dirs) if rule_dirs is not None else None
     try:
-        scenarios = [scenario for path in discover(paths) for scenario in load(path)]
+        scenarios = [scenario if scenario.rules is not None or default is None
+                     else dataclasses.replace(scenario, rules=default)
+                     for path in discover(paths) for scenario in load(path)]
     except ScenarioFileError as exc:
         print(f"ansvar: scenario file error: {exc}", file=out)
         return 2

@@ -251,3 +251,22 @@ def test_readme_lists_every_exit_status() -> None:
     sentence = sentence[:sentence.index("\n\n")]
     for code in (1, cli.EXIT_INPUT, cli.EXIT_RULES, cli.EXIT_ENGINE, cli.EXIT_SERVER, cli.EXIT_PIPE):
         assert re.search(rf"\b{code}\b", sentence), code
+
+
+def test_test_takes_the_rule_options_for_files_that_name_no_rules(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """`ansvar test --add-rules DIR FILE`: a scenario file without `rules:` routes with them (they were
+    silently ignored); a file's own `rules:` still wins."""
+    mine = _town(tmp_path)
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    (scenarios / "nordby.yaml").write_text(
+        "scenarios:\n  - name: borgeren leder\n    cites: S\n    on: 2026-11-23\n"
+        "    situation: {municipality: nordby, event: afrusning}\n    expect: {responsible: borger}\n",
+        encoding="utf-8")
+    assert cli.main(["test", str(scenarios)]) == 1  # the shipped packs know no nordby
+    capsys.readouterr()
+    assert cli.main(["test", "--add-rules", str(mine), str(scenarios)]) == 0
+    assert capsys.readouterr().out.strip().endswith("1 passed, 0 failed")
+    assert cli.main(["--rules", str(mine), "--add-rules", str(ansvar.shipped_rules()), "test",
+                     str(scenarios)]) == 0
