@@ -230,7 +230,7 @@ _JSON_MEDIA_TYPE = re.compile(r"application/(?:[a-z0-9!#$&^_.+-]+\+)?json", re.I
 
 #: Swagger UI's files, from the `fastapi-swagger` package (the server extra: importing this module without it
 #: fails as without fastapi, and `ansvar serve` names the extra): name -> media type.
-_SWAGGER_UI = importlib.resources.files(importlib.import_module("fastapi_swagger.resources"))
+_SWAGGER_UI = importlib.resources.files("fastapi_swagger.resources")
 _SWAGGER_UI_FILES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
                      "favicon-32x32.png": "image/png"}
 
