@@ -41,9 +41,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import ansvar
-from ansvar.compiler import Test, engine_value, to_ruleset
-from ansvar.situation import parse_situation
-from ansvar.space import SituationSpace
+from ansvar.packs.compiler import Test, engine_value, to_ruleset
+from ansvar.model.situation import parse_situation
+from ansvar.analysis.space import SituationSpace
 
 ON = dt.date(2026, 11, 23)
 SITUATIONS: list[dict[str, Any]] = [

@@ -1,7 +1,7 @@
 """Scenario files written from the guides' text: every branch of every event, routed on the real engine.
 
 Each scenario in tests/scenarios is a test of its own, collected by ansvar's pytest plugin
-(`ansvar.pytest_plugin`); this module checks only that every shipped event has some.
+(`ansvar.testing.pytest_plugin`); this module checks only that every shipped event has some.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 import ansvar
-from ansvar import pytest_plugin, scenarios
+from ansvar.testing import pytest_plugin
+from ansvar.testing import scenarios
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 
@@ -30,5 +31,5 @@ def test_the_scenario_plugin_is_active(pytestconfig: pytest.Config) -> None:
     """The plugin that runs tests/scenarios is loaded: the scenarios cannot silently drop out of the suite."""
     plugins = pytestconfig.pluginmanager.get_plugins()
     assert any(plugin is pytest_plugin for plugin in plugins), (
-        "ansvar.pytest_plugin is not loaded: reinstall ansvar (its pytest11 entry point) "
-        "or pass -p ansvar.pytest_plugin")
+        "ansvar.testing.pytest_plugin is not loaded: reinstall ansvar (its pytest11 entry point) "
+        "or pass -p ansvar.testing.pytest_plugin")

@@ -31,20 +31,20 @@ from ansvar.errors import (
 )
 
 if _TYPE_CHECKING:
-    from ansvar.decision import Contact, Decision, DecisionWarning, PackInfo, Source, Step, TraceEntry
-    from ansvar.explain import RuleWhyNot, WhyNot
-    from ansvar.router import Router, shipped_rules
-    from ansvar.situation import Situation, SituationBase, parse_situation, situation_schema
+    from ansvar.model.decision import Contact, Decision, DecisionWarning, PackInfo, Source, Step, TraceEntry
+    from ansvar.model.situation import Situation, SituationBase, parse_situation, situation_schema
+    from ansvar.render.explain import RuleWhyNot, WhyNot
+    from ansvar.routing.router import Router, shipped_rules
 
 # The models and the engine load on first use: importing ansvar (or its pytest plugin, which every pytest
 # run of a project that installs ansvar loads) costs a few milliseconds, not pydantic's and the engine's.
 _LAZY = {
     **dict.fromkeys(("Contact", "Decision", "DecisionWarning", "PackInfo", "Source", "Step", "TraceEntry"),
-                    "ansvar.decision"),
-    **dict.fromkeys(("RuleWhyNot", "WhyNot"), "ansvar.explain"),
-    **dict.fromkeys(("Router", "shipped_rules"), "ansvar.router"),
+                    "ansvar.model.decision"),
+    **dict.fromkeys(("RuleWhyNot", "WhyNot"), "ansvar.render.explain"),
+    **dict.fromkeys(("Router", "shipped_rules"), "ansvar.routing.router"),
     **dict.fromkeys(("Situation", "SituationBase", "parse_situation", "situation_schema"),
-                    "ansvar.situation"),
+                    "ansvar.model.situation"),
 }
 
 
@@ -113,7 +113,7 @@ _default_lock = _threading.Lock()
 
 def default_router() -> Router:
     """The router over the shipped rule packs, loaded on first use."""
-    from ansvar.router import Router  # noqa: PLC0415 - loaded on first use, see _LAZY
+    from ansvar.routing.router import Router  # noqa: PLC0415 - loaded on first use, see _LAZY
 
     with _default_lock:
         if not _default:

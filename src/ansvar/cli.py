@@ -21,10 +21,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ansvar import _yaml, docsgen, scenarios
-from ansvar.analysis import check
-from ansvar.compare import compare
-from ansvar.display import render_comparison
+from ansvar import _yaml
+from ansvar.analysis.audit import check
+from ansvar.analysis.diff import compare
 from ansvar.errors import (
     AnsvarError,
     ConflictError,
@@ -35,7 +34,10 @@ from ansvar.errors import (
     UnknownEventError,
     shown,
 )
-from ansvar.router import Router, shipped_rules
+from ansvar.render import docs as docsgen
+from ansvar.render.text import render_comparison
+from ansvar.routing.router import Router, shipped_rules
+from ansvar.testing import scenarios
 
 EXIT_INPUT, EXIT_RULES, EXIT_ENGINE, EXIT_SERVER = 2, 3, 4, 5
 EXIT_PIPE = 128 + 13  # as a shell reports a program ended by SIGPIPE

@@ -6,7 +6,7 @@ call into the engine outside any lock; actions' exceptions are swallowed into th
 safe pattern:
 
 1. one process-wide lock around every engine call, creation and deletion included;
-2. rulesets come from `ansvar.compiler` and pass `check_ruleset` before the engine sees them;
+2. rulesets come from `ansvar.packs.compiler` and pass `check_ruleset` before the engine sees them;
 3. facts are sanitised here (names, types, sizes) before they are serialised;
 4. per call, under the lock: a fresh session id, `assert_fact`, every fired rule's name collected, and the
    session deleted whatever happens; nothing of a citizen stays in the engine after a call;
@@ -35,9 +35,9 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, NoReturn
 
-from ansvar.compiler import check_ruleset
 from ansvar.errors import EngineError
-from ansvar.situation import RESERVED_NAMES
+from ansvar.model.situation import RESERVED_NAMES
+from ansvar.packs.compiler import check_ruleset
 
 #: One lock for the whole process: durable_rules is not thread-safe, across rulesets either.
 LOCK: Final = threading.RLock()

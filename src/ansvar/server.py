@@ -44,7 +44,6 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import ansvar
-from ansvar.decision import Decision
 from ansvar.errors import (
     ConflictError,
     EngineError,
@@ -55,8 +54,9 @@ from ansvar.errors import (
     describe,
     is_id,
 )
-from ansvar.router import Router
-from ansvar.situation import MODELS, Situation, SituationBase
+from ansvar.model.decision import Decision
+from ansvar.model.situation import MODELS, Situation, SituationBase
+from ansvar.routing.router import Router
 
 if TYPE_CHECKING:
     AnySituation = SituationBase  # what an endpoint receives: one event's validated model

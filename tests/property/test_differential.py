@@ -22,9 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ansvar
-from ansvar.compiler import CATCH_ALL, CompiledRule, engine_value, parse_condition, to_ruleset
+from ansvar.packs.compiler import CATCH_ALL, CompiledRule, engine_value, parse_condition, to_ruleset
 from ansvar.engine import Ruleset, sanitise
-from ansvar.situation import FactType, fact_types, parse_situation
+from ansvar.model.situation import FactType, fact_types, parse_situation
 from ansvar.testing import situations
 
 ROUTER = ansvar.default_router()

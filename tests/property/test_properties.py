@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import ansvar
 from ansvar import engine
-from ansvar.schema import ACTORS
+from ansvar.packs.schema import ACTORS
 from ansvar.testing import situations
 
 ROUTER = ansvar.default_router()

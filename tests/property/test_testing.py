@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
 import ansvar
-from ansvar.situation import MODELS, fact_types
+from ansvar.model.situation import MODELS, fact_types
 from ansvar.testing import any_situation, models, situations
 from tests.unit.test_scenarios_runner import SYDBY, SYDBY_AFRUSNING
 

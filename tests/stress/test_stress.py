@@ -15,7 +15,7 @@ import pytest
 
 import ansvar
 from ansvar import engine
-from ansvar.space import SituationSpace
+from ansvar.analysis.space import SituationSpace
 
 pytestmark = pytest.mark.stress
 

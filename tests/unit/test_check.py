@@ -11,7 +11,7 @@ import pytest
 
 import ansvar
 from ansvar import cli
-from ansvar.analysis import Report, check
+from ansvar.analysis.audit import Report, check
 
 ON = dt.date(2026, 11, 23)
 FIXTURES = sorted((Path(__file__).parents[1] / "invalid_rules").glob("*.yaml"))
@@ -48,7 +48,7 @@ def town(tmp_path: Path, rules: str, name: str = "testby") -> Path:
     return tmp_path / "rules"
 
 
-def findings(report: Report, kind: str) -> list[ansvar.analysis.Finding]:
+def findings(report: Report, kind: str) -> list[ansvar.analysis.audit.Finding]:
     return [f for f in report.findings if f.kind == kind]
 
 

@@ -118,8 +118,8 @@ def test_importing_ansvar_and_its_pytest_plugin_is_light() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, ansvar, ansvar.pytest_plugin; "
-            "print(sorted(m for m in ('pydantic', 'durable_rules_engine', 'ansvar.router') if m in sys.modules))")
+    code = ("import sys, ansvar, ansvar.testing.pytest_plugin; "
+            "print(sorted(m for m in ('pydantic', 'durable_rules_engine', 'ansvar.routing.router') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

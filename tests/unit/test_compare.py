@@ -11,7 +11,7 @@ import pytest
 
 import ansvar
 from ansvar import cli
-from ansvar.compare import EventComparison, compare
+from ansvar.analysis.diff import EventComparison, compare
 
 ON = dt.date(2026, 11, 23)
 

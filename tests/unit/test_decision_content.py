@@ -9,7 +9,7 @@ import pytest
 
 import ansvar
 from ansvar import AnsvarError, Decision
-from ansvar.space import SituationSpace
+from ansvar.analysis.space import SituationSpace
 
 ON = dt.date(2026, 11, 23)
 ROUTER = ansvar.default_router()

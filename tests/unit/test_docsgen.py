@@ -1,4 +1,4 @@
-"""Documentation generated from the rule packs (ansvar.docsgen): pages, diagram, determinism, a real browser.
+"""Documentation generated from the rule packs (ansvar.render.docs): pages, diagram, determinism, a real browser.
 
 Diagrams are drawn by Graphviz's `dot` where it is on PATH and otherwise by Graphviz in WebAssembly (the
 `docs` extra, which the dev extra brings): both renderers are tested. The tests that need the `dot` program
@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 import ansvar
-from ansvar import docsgen
-from ansvar.docsgen import DIAGRAM_BACKGROUND, GraphvizError, Renderer, build
-from ansvar.router import Router, cite
+from ansvar.render import docs as docsgen
+from ansvar.render.docs import DIAGRAM_BACKGROUND, GraphvizError, Renderer, build
+from ansvar.routing.router import Router, cite
 from tests.tools import system_tool
 
 WINDOW = (1280, 1600)

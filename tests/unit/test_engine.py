@@ -14,7 +14,7 @@ import pytest
 
 import ansvar
 from ansvar import engine
-from ansvar.compiler import check_ruleset, to_ruleset
+from ansvar.packs.compiler import check_ruleset, to_ruleset
 from ansvar.errors import EngineError
 
 ON = dt.date(2026, 11, 23)
@@ -238,7 +238,7 @@ def test_parse_error_is_bad_input_and_keeps_the_ruleset(monkeypatch: pytest.Monk
 
 def test_reserved_fact_names_cannot_be_defined() -> None:
     """A situation model with a fact named like an engine key is refused when its types are read."""
-    from ansvar.situation import _fact_type
+    from ansvar.model.situation import _fact_type
 
     for name in ("sid", "id"):
         with pytest.raises(TypeError, match="reserves"):

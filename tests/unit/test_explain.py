@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 import ansvar
-from ansvar.space import SituationSpace
+from ansvar.analysis.space import SituationSpace
 
 ON = dt.date(2026, 11, 23)
 ROUTER = ansvar.default_router()

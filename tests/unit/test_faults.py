@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import ansvar
 from ansvar import cli, engine
-from ansvar.situation import MODELS
+from ansvar.model.situation import MODELS
 
 ON = dt.date(2026, 11, 23)
 ROUTER = ansvar.default_router()

@@ -1,4 +1,4 @@
-"""Decisions as a pandas DataFrame (ansvar.frames.to_dataframe): one row per decision, typed columns."""
+"""Decisions as a pandas DataFrame (ansvar.render.frames.to_dataframe): one row per decision, typed columns."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import ansvar
-from ansvar.frames import COLUMNS, to_dataframe
+from ansvar.render.frames import COLUMNS, to_dataframe
 
 ON = dt.date(2026, 11, 23)
 DELIRIUM = {"municipality": "aalborg", "event": "afrusning",

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ansvar import scenarios
-from ansvar.scenarios import ScenarioFileError
+from ansvar.testing import scenarios
+from ansvar.testing.scenarios import ScenarioFileError
 
 pytest_plugins = ["pytester"]
 
@@ -83,9 +83,9 @@ def project(root: Path, *scenario_texts: str, name: str = "sydby.yaml") -> Path:
 
 
 def plugin_args() -> list[str]:
-    """`-p ansvar.pytest_plugin` unless the entry point loads it already (loading it twice is an error)."""
-    installed = any(ep.value == "ansvar.pytest_plugin" for ep in entry_points(group="pytest11"))
-    return [] if installed else ["-p", "ansvar.pytest_plugin"]
+    """`-p ansvar.testing.pytest_plugin` unless the entry point loads it already (loading it twice is an error)."""
+    installed = any(ep.value == "ansvar.testing.pytest_plugin" for ep in entry_points(group="pytest11"))
+    return [] if installed else ["-p", "ansvar.testing.pytest_plugin"]
 
 
 def test_the_plugin_runs_a_towns_scenarios(pytester: pytest.Pytester) -> None:

@@ -211,7 +211,7 @@ def test_event_schema(client: httpx.Client) -> None:
     assert response.json() == ansvar.situation_schema("afrusning")
     missing = client.get("/events/afruzning/schema")
     assert missing.status_code == 404
-    assert missing.json()["known"] == sorted(ansvar.situation.MODELS)
+    assert missing.json()["known"] == sorted(ansvar.model.situation.MODELS)
     assert missing.json()["value"] == "afruzning"
     odd = client.get("/events/a/b/schema")  # not an id: the name is withheld, but still a 404 of this route
     assert (odd.status_code, odd.json()["value"], odd.json()["what"]) == (404, None, "event")
@@ -419,7 +419,7 @@ def test_openapi_shows_every_event_model(client: httpx.Client) -> None:
     spec = client.get("/openapi.json").json()
     body = spec["paths"]["/route"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body["discriminator"]["propertyName"] == "event"
-    assert set(body["discriminator"]["mapping"]) == set(ansvar.situation.MODELS)
+    assert set(body["discriminator"]["mapping"]) == set(ansvar.model.situation.MODELS)
     assert spec["components"]["schemas"]["Afrusning"]["additionalProperties"] is False
     responses = spec["paths"]["/route"]["post"]["responses"]
     decision = responses["200"]["content"]["application/json"]["schema"]

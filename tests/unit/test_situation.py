@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import ansvar
-from ansvar.situation import MODELS, fact_types, parse_situation
+from ansvar.model.situation import MODELS, fact_types, parse_situation
 
 CONTRACT_EVENTS = {
     "koerekort_alkohol", "koerekort_stoffer", "afrusning", "antabus_campral", "opioid_substitution",

@@ -1,4 +1,4 @@
-"""pytest plugin: every scenario of a scenario file is a test (see `ansvar.scenarios` for the format).
+"""pytest plugin: every scenario of a scenario file is a test (see `ansvar.testing.scenarios` for the format).
 
 Registered as the `pytest11` entry point `ansvar`, so it loads in every project that installs ansvar. It
 collects a YAML file only if a directory of its path (below the rootdir) is named `scenarios` and the file
@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ansvar._scenario_files import SUFFIXES, has_scenarios
+from ansvar.testing.files import SUFFIXES, has_scenarios
 
 if TYPE_CHECKING:
-    from ansvar import scenarios
+    from ansvar.testing import scenarios
 
 INI_OPTION = "ansvar_scenarios"
 SCENARIO_DIR = "scenarios"
@@ -54,7 +54,7 @@ class ScenarioFile(pytest.File):
 
     def collect(self) -> Iterator[ScenarioItem]:
         """One `ScenarioItem` per scenario, in file order."""
-        from ansvar import scenarios  # noqa: PLC0415 - the router loads only once a scenario file is found
+        from ansvar.testing import scenarios  # noqa: PLC0415 - the router loads only once a scenario file is found
 
         try:
             found = scenarios.load(self.path)
@@ -81,7 +81,7 @@ class ScenarioItem(pytest.Item):
 
     def runtest(self) -> None:
         """Route the scenario; a wrong answer raises `ScenarioFailedError`."""
-        from ansvar import scenarios  # noqa: PLC0415 - see ScenarioFile.collect
+        from ansvar.testing import scenarios  # noqa: PLC0415 - see ScenarioFile.collect
 
         failure = scenarios.run(self.scenario)
         if failure is not None:

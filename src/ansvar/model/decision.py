@@ -119,13 +119,13 @@ class Decision(_Frozen):
 
     def __str__(self) -> str:
         """A plain-text card, as the CLI prints it."""
-        from ansvar.display import render_text  # noqa: PLC0415 - display depends on this module
+        from ansvar.render.text import render_text  # noqa: PLC0415 - display depends on this module
 
         return render_text(self)
 
     def _repr_html_(self) -> str:
         """The Decision as an HTML card, for notebooks."""
-        from ansvar.html import render_html  # noqa: PLC0415 - html depends on this module
+        from ansvar.render.html import render_html  # noqa: PLC0415 - html depends on this module
 
         return render_html(self)
 
@@ -133,13 +133,13 @@ class Decision(_Frozen):
                           exclude: Collection[str] | None = None) -> dict[str, str]:
         """Plain text and HTML, as IPython and Jupyter ask for them (they filter by include/exclude)."""
         del include, exclude
-        from ansvar.html import render_html  # noqa: PLC0415 - html depends on this module
+        from ansvar.render.html import render_html  # noqa: PLC0415 - html depends on this module
 
         return {"text/plain": str(self), "text/html": render_html(self)}
 
     def explain(self) -> str:
         """Why, in Danish: the lead's rule, then every rule that fired, its tests, layer and passage."""
-        from ansvar.explain import explain  # noqa: PLC0415 - explain depends on this module
+        from ansvar.render.explain import explain  # noqa: PLC0415 - explain depends on this module
 
         return explain(self)
 

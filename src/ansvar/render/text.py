@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from ansvar.compare import EventComparison
-    from ansvar.decision import Contact, Decision
+    from ansvar.analysis.diff import EventComparison
+    from ansvar.model.decision import Contact, Decision
 
 WIDTH = 100
 

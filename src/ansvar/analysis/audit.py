@@ -1,7 +1,7 @@
 """`ansvar check`: every load error at once, then an exhaustive analysis of each municipality's packs.
 
 For every (municipality, event) the loaded packs cover, every case its rules can tell apart
-(`ansvar.space.SituationSpace`) is routed through the real engine, as users get it. Found:
+(`ansvar.analysis.space.SituationSpace`) is routed through the real engine, as users get it. Found:
 
 - **gap**: situations where no rule names a responsible actor (`NoResponsibleError` for users);
 - **conflict**: situations where rules of equal top priority name different actors (`ConflictError`);
@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ansvar import _yaml
-from ansvar.decision import Answer
+from ansvar.analysis.space import MAX_SITUATIONS, SituationSpace, json_ready
 from ansvar.errors import RuleError
-from ansvar.loader import Pack
-from ansvar.router import Router
-from ansvar.space import MAX_SITUATIONS, SituationSpace, json_ready
+from ansvar.model.decision import Answer
+from ansvar.packs.loader import Pack
+from ansvar.routing.router import Router
 
 Kind = Literal["load", "gap", "conflict", "unreachable", "shadowed", "too_large", "no_packs"]
 

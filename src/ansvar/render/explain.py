@@ -12,12 +12,12 @@ import textwrap
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ansvar.compiler import SEPARATOR
+from ansvar.packs.compiler import SEPARATOR
 
 if TYPE_CHECKING:
-    from ansvar.decision import Decision, Source
-    from ansvar.loader import Pack
-    from ansvar.situation import SituationBase
+    from ansvar.model.decision import Decision, Source
+    from ansvar.model.situation import SituationBase
+    from ansvar.packs.loader import Pack
 
 WIDTH = 100
 
@@ -74,7 +74,7 @@ class WhyNot:
 def why_not(pack: Pack, situation: SituationBase, fired: list[str], responsible: str | None,
             actor: str) -> WhyNot:
     """The rules of `pack` naming `actor` as responsible, each with what kept it from leading."""
-    from ansvar.router import cite  # noqa: PLC0415 - the router imports this module
+    from ansvar.routing.router import cite  # noqa: PLC0415 - the router imports this module
 
     held = {name.rpartition(SEPARATOR)[0] for name in fired}
     leads = [pack.rules[r] for r in held if pack.rules[r].responsible is not None]

@@ -32,7 +32,7 @@ from typing import Any
 
 from ansvar import _yaml
 from ansvar.errors import suggest
-from ansvar.situation import RESERVED_NAMES, FactType
+from ansvar.model.situation import RESERVED_NAMES, FactType
 
 #: Engine limits (see docs/durable-rules.md): kept with a margin, refused at load time.
 MAX_ENGINE_RULES = 400  # > 512 distinct children under one node makes create_ruleset loop forever
@@ -147,7 +147,7 @@ class CompiledRule:
 def parse_condition(when: Mapping[str, Any] | None, facts: Mapping[str, FactType]) -> tuple[Conjunction, ...]:
     """Check a `when` mapping against the fact types and return its alternatives (disjunctive normal form).
 
-    >>> from ansvar.situation import fact_types
+    >>> from ansvar.model.situation import fact_types
     >>> alts = parse_condition({"seizures": True, "any": [{"delirium_tremens": True},
     ...                         {"residence": {"in": ["forsorgshjem"]}}]}, fact_types("afrusning"))
     >>> [[str(t) for t in a] for a in alts]

@@ -25,16 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ansvar.compiler import SEPARATOR, engine_value
-from ansvar.decision import (
-    Answer,
-    Contact,
-    Decision,
-    DecisionWarning,
-    Source,
-    Step,
-    TraceEntry,
-)
 from ansvar.engine import MAX_BATCH
 from ansvar.errors import (
     ConflictError,
@@ -44,12 +34,22 @@ from ansvar.errors import (
     SituationError,
     UnknownEventError,
 )
-from ansvar.loader import LayerPack, Pack, Problems, load
-from ansvar.schema import ACTORS, ROUTING_DATE, Due, RuleSpec, SourceRef, StepSpec
-from ansvar.situation import EARLIEST_DATE, LATEST_DATE, SituationBase, parse_situation
+from ansvar.model.decision import (
+    Answer,
+    Contact,
+    Decision,
+    DecisionWarning,
+    Source,
+    Step,
+    TraceEntry,
+)
+from ansvar.model.situation import EARLIEST_DATE, LATEST_DATE, SituationBase, parse_situation
+from ansvar.packs.compiler import SEPARATOR, engine_value
+from ansvar.packs.loader import LayerPack, Pack, Problems, load
+from ansvar.packs.schema import ACTORS, ROUTING_DATE, Due, RuleSpec, SourceRef, StepSpec
 
 if TYPE_CHECKING:
-    from ansvar.explain import WhyNot
+    from ansvar.render.explain import WhyNot
 
 #: Warning ids the router itself raises (fixed meaning across packs).
 REVIEW_WARNING = "vejledning_over_revisionsdato"
@@ -66,7 +66,7 @@ def shipped_rules() -> Path:
     packaged = Path(str(resources.files("ansvar") / "_packs"))
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parents[2] / "rules"
+    return Path(__file__).resolve().parents[3] / "rules"
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +153,7 @@ class Router:
         day = _check_date(on)
         parsed = [parse_situation(s, where=f"situation {i}") for i, s in enumerate(situations)]
         if processes is not None and processes > 1 and len(parsed) >= 2 * PROCESS_CHUNK:
-            from ansvar import pool  # noqa: PLC0415 - multiprocessing only when asked for
+            from ansvar.routing import pool  # noqa: PLC0415 - multiprocessing only when asked for
 
             return pool.route_many(self.rule_dirs, parsed, day, processes, PROCESS_CHUNK)
         groups: dict[tuple[str, str], list[int]] = {}
@@ -209,7 +209,7 @@ class Router:
         except (NoResponsibleError, ConflictError):
             responsible = None
 
-        from ansvar import explain  # noqa: PLC0415 - explanations load on first use
+        from ansvar.render import explain  # noqa: PLC0415 - explanations load on first use
 
         return explain.why_not(pack, parsed, fired, responsible, actor)
 

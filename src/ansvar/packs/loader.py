@@ -23,12 +23,12 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from ansvar import _yaml
-from ansvar.compiler import CompiledRule, ConditionError, Test, parse_condition, to_ruleset
-from ansvar.decision import LayerInfo, PackInfo
 from ansvar.engine import Ruleset
 from ansvar.errors import RuleError, describe, suggest
-from ansvar.schema import ACTORS, ROUTING_DATE, ActorSpec, LayerFile, PackMeta, RuleFile, RuleSpec
-from ansvar.situation import MODELS, FactType, fact_types
+from ansvar.model.decision import LayerInfo, PackInfo
+from ansvar.model.situation import MODELS, FactType, fact_types
+from ansvar.packs.compiler import CompiledRule, ConditionError, Test, parse_condition, to_ruleset
+from ansvar.packs.schema import ACTORS, ROUTING_DATE, ActorSpec, LayerFile, PackMeta, RuleFile, RuleSpec
 
 LAYER_FILE = "layer.yaml"
 MAX_FILE_BYTES = 2_000_000  # the largest shipped pack is ~20 kB; a file far larger is a mistake or an attack

@@ -5,8 +5,8 @@ folder: `<layer>/layer.yaml` names the layer, the layer it inherits from, and it
 name, contact); `<layer>/<event>.yaml` holds that layer's pack for one event. A municipality routes an event
 with the rules of every layer of its chain, top down; a lower layer replaces an inherited rule only by
 saying so (`overrides:`) and drops one only by naming it (`omit:`). The format is described in
-docs/rule-format.md; conditions (`when`) are checked and compiled by `ansvar.compiler`, which needs their
-positions, so here they stay plain YAML data.
+docs/rule-format.md; conditions (`when`) are checked and compiled by `ansvar.packs.compiler`, which needs
+their positions, so here they stay plain YAML data.
 """
 
 from __future__ import annotations

@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ansvar.decision import Decision
-    from ansvar.router import Router
-    from ansvar.situation import SituationBase
+    from ansvar.model.decision import Decision
+    from ansvar.model.situation import SituationBase
+    from ansvar.routing.router import Router
 
 _router: list[Router] = []  # the worker's own router, set once by _start
 
 
 def _start(rule_dirs: Sequence[Path]) -> None:
-    from ansvar.router import Router  # noqa: PLC0415 - in the worker
+    from ansvar.routing.router import Router  # noqa: PLC0415 - in the worker
 
     _router.append(Router(rule_dirs))
 

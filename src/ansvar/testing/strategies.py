@@ -35,8 +35,7 @@ from hypothesis import strategies as st
 
 import ansvar
 from ansvar.errors import SituationError, UnknownEventError
-from ansvar.router import Router
-from ansvar.situation import (
+from ansvar.model.situation import (
     EARLIEST_DATE,
     LATEST_DATE,
     FactType,
@@ -44,6 +43,7 @@ from ansvar.situation import (
     fact_types,
     parse_situation,
 )
+from ansvar.routing.router import Router
 
 __all__ = ["any_situation", "models", "situations"]
 

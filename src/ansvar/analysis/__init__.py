@@ -1,0 +1,8 @@
+"""Analysis of packs over every case their rules tell apart: `check` (gaps, conflicts, dead rules), diffs.
+
+`ansvar.analysis.check` and its `Finding` and `Report` are named here, as before the package existed.
+"""
+
+from ansvar.analysis.audit import Finding, Kind, Report, analyse, check
+
+__all__ = ["Finding", "Kind", "Report", "analyse", "check"]

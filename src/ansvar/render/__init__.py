@@ -1,0 +1,1 @@
+"""What people read: comparisons as text, decisions as a data frame, and the HTML documentation site."""
