@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as _dt  # noqa: ICN001 - private alias keeps the public namespace clean
 import importlib as _importlib
-import threading as _threading
 from collections.abc import Iterable as _Iterable
 from collections.abc import Mapping as _Mapping
 from typing import TYPE_CHECKING as _TYPE_CHECKING
@@ -107,18 +106,11 @@ __all__ = [
     "why_not",
 ]
 
-_default: list[Router] = []
-_default_lock = _threading.Lock()
-
-
 def default_router() -> Router:
     """The router over the shipped rule packs, loaded on first use."""
-    from ansvar.routing.router import Router  # noqa: PLC0415 - loaded on first use, see _LAZY
+    from ansvar.routing.router import default_router as default  # noqa: PLC0415 - loaded on first use
 
-    with _default_lock:
-        if not _default:
-            _default.append(Router())
-        return _default[0]
+    return default()
 
 
 def route(situation: SituationBase | _Mapping[str, _Any], on: _dt.date | None = None) -> Decision:

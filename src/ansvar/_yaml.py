@@ -8,15 +8,19 @@ and non-string keys are refused with their line and column.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+import typing
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
+from pydantic import BaseModel, ValidationError
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, SequenceNode
 
-from ansvar.errors import shown
+from ansvar.errors import RuleError, describe, shown
 
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 
@@ -208,3 +212,76 @@ def position(data: Any, loc: Sequence[Any], *, key: bool = False) -> tuple[int, 
             data = data[part]
         # other parts are pydantic's own (union tags, validator names): skip them, keep walking
     return found
+
+
+#: The largest shipped pack is ~20 kB; a file far larger is a mistake or an attack.
+MAX_FILE_BYTES = 2_000_000
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class SpecFile:
+    """One YAML file of rules or events: its bytes, its located data, and `RuleError`s pointing into it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            with path.open("rb") as handle:
+                self.raw = handle.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise RuleError(f"cannot read: {exc.strerror}", path) from None
+        if len(self.raw) > MAX_FILE_BYTES:
+            raise RuleError(f"larger than {MAX_FILE_BYTES} bytes: not a rule file", path)
+        try:
+            self.data: Any = load(self.raw)
+        except YamlProblem as exc:
+            raise RuleError(exc.message, path, exc.line, exc.column) from None
+
+    def error(self, message: str, loc: Sequence[Any] = (), *, key: bool = False) -> RuleError:
+        """A RuleError at the node `loc` names (a pydantic location); with `key`, at its key."""
+        return self.at(message, position(self.data, loc, key=key))
+
+    def at(self, message: str, where: tuple[int, int] | None) -> RuleError:
+        """A RuleError at a (line, column) of this file."""
+        line, column = where or (None, None)
+        return RuleError(message, self.path, line, column)
+
+    def validate(self, model: type[_M]) -> _M:
+        """The file's data as `model`; every schema problem a RuleError at its position (the first raised)."""
+        if not isinstance(self.data, Mapping):
+            raise self.error("the file must hold a mapping at its top")
+        try:
+            return model.model_validate(self.data)
+        except ValidationError as exc:
+            found = []
+            for error in exc.errors(include_url=False, include_input=False):
+                loc = tuple(error["loc"])
+                shown_at = ".".join(str(p) for p in loc) or "(top)"
+                extra = error["type"] == "extra_forbidden"
+                message = describe(error, _keys(model))
+                found.append(self.error(f"{shown_at}: {message}", loc, key=extra))
+            first = found[0]
+            if len(found) > 1:
+                first = RuleError(f"{first.message} (and {len(found) - 1} more)", first.path, first.line,
+                                  first.column)
+            first.all = found
+            raise first from None
+
+
+@functools.cache
+def _keys(model: type[BaseModel]) -> tuple[str, ...]:
+    """Every key a file of `model` may hold anywhere (for suggesting what a misspelt key meant)."""
+    found: dict[str, None] = {}
+    todo: list[Any] = [model]
+    seen: set[type[BaseModel]] = set()
+    while todo:
+        kind = todo.pop()
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            if kind in seen:
+                continue
+            seen.add(kind)
+            for name, info in kind.model_fields.items():
+                found[info.alias or name] = None
+                todo.append(info.annotation)
+        else:
+            todo.extend(typing.get_args(kind))
+    return tuple(found)

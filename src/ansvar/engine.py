@@ -6,7 +6,7 @@ call into the engine outside any lock; actions' exceptions are swallowed into th
 safe pattern:
 
 1. one process-wide lock around every engine call, creation and deletion included;
-2. rulesets come from `ansvar.packs.compiler` and pass `check_ruleset` before the engine sees them;
+2. rulesets come from `ansvar.packs.compiler` and pass `check_ruleset` (here) before the engine sees them;
 3. facts are sanitised here (names, types, sizes) before they are serialised;
 4. per call, under the lock: a fresh session id, `assert_fact`, every fired rule's name collected, and the
    session deleted whatever happens; nothing of a citizen stays in the engine after a call;
@@ -36,8 +36,19 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, NoReturn
 
 from ansvar.errors import EngineError
-from ansvar.model.situation import RESERVED_NAMES
-from ansvar.packs.compiler import check_ruleset
+
+#: Ruleset shapes the engine evaluates safely (see docs/durable-rules.md): kept with a margin, refused before
+#: the engine sees a ruleset (the loader turns the refusal into a RuleError at the pack's position).
+MAX_ENGINE_RULES = 400  # > 512 distinct children under one node makes create_ruleset loop forever
+MAX_NON_EQUALITY_TESTS = 60  # > 64 matching non-equality tests in one pass: error 303, then SIGSEGV
+MAX_EXPRESSION_DEPTH = 8
+MAX_PRIORITY = 65_534  # `pri` is an unsigned short; 65,535 is the catch-all's
+#: Every pattern tests that the engine's own state fact is absent, so only asserted facts match.
+STATE_GUARD: Final[dict[str, Any]] = {"$nex": {"$s": 1}}
+_ENGINE_OPS = frozenset({"$and", "$or", "$neq", "$lt", "$lte", "$gt", "$gte", "$ex", "$nex"})
+
+#: Keys durable_rules reads as its own (session id, fact id, state marker): never fact names.
+RESERVED_NAMES: Final = frozenset({"sid", "id", "$s"})
 
 #: One lock for the whole process: durable_rules is not thread-safe, across rulesets either.
 LOCK: Final = threading.RLock()
@@ -137,6 +148,69 @@ def _checked(name: str, value: object) -> FactValue:
         return value
     msg = f"fact {name!r}: {type(value).__name__} cannot reach the engine"
     raise EngineError(msg)
+
+
+def check_ruleset(definition: Mapping[str, Any]) -> None:
+    """Refuse any ruleset shape the engine misreads or crashes on; raises ValueError naming the rule.
+
+    The compiler only produces safe shapes; this check holds it to that, whatever the rules say.
+    """
+    if len(definition) > MAX_ENGINE_RULES:
+        msg = f"{len(definition)} engine rules; at most {MAX_ENGINE_RULES} per event"
+        raise ValueError(msg)
+    non_equality: set[str] = set()
+    for name, rule in definition.items():
+        if set(rule) != {"all", "pri"} or not isinstance(rule["all"], list) or len(rule["all"]) != 1:
+            msg = f"{name}: an engine rule must be one `all` pattern and a `pri`"
+            raise ValueError(msg)
+        pri = rule["pri"]
+        if not isinstance(pri, int) or isinstance(pri, bool) or not 0 <= pri <= MAX_PRIORITY + 1:
+            msg = f"{name}: pri must be an integer in 0..{MAX_PRIORITY + 1}"
+            raise ValueError(msg)
+        (pattern,) = rule["all"]
+        if set(pattern) != {"m"}:
+            msg = f"{name}: a pattern must bind exactly `m`"
+            raise ValueError(msg)
+        _check_expression(name, pattern["m"], non_equality, depth=0)
+    if len(non_equality) > MAX_NON_EQUALITY_TESTS:
+        msg = (f"{len(non_equality)} distinct non-equality tests in one event; at most "
+               f"{MAX_NON_EQUALITY_TESTS} (the engine fails past 64)")
+        raise ValueError(msg)
+
+
+def _check_expression(name: str, expression: object, non_equality: set[str], depth: int) -> None:
+    if not isinstance(expression, dict) or len(expression) != 1:
+        msg = f"{name}: every engine expression must be an object with exactly one key"
+        raise ValueError(msg)
+    if depth > MAX_EXPRESSION_DEPTH:
+        msg = f"{name}: expression nested deeper than {MAX_EXPRESSION_DEPTH}"
+        raise ValueError(msg)
+    ((key, operand),) = expression.items()
+    if key in {"$and", "$or"}:
+        if not isinstance(operand, list) or not operand:
+            msg = f"{name}: {key} needs a non-empty list"
+            raise ValueError(msg)
+        for item in operand:
+            _check_expression(name, item, non_equality, depth + 1)
+    elif key.startswith("$"):
+        if key not in _ENGINE_OPS or not isinstance(operand, dict) or len(operand) != 1:
+            msg = f"{name}: operator {key!r} is not allowed, or its operand is not one field"
+            raise ValueError(msg)
+        ((field, value),) = operand.items()
+        if expression != STATE_GUARD:
+            non_equality.add(f"{key}:{field}:{value!r}")
+        _check_comparison(name, field, value)
+    else:
+        _check_comparison(name, key, operand)
+
+
+def _check_comparison(name: str, field: str, value: object) -> None:
+    if field in RESERVED_NAMES - {"$s"} or (field.startswith("$") and field != "$s"):
+        msg = f"{name}: field {field!r} is reserved by the engine"
+        raise ValueError(msg)
+    if isinstance(value, dict | list | float) or value is None:
+        msg = f"{name}: {field} is compared with {type(value).__name__}; only booleans, integers, strings"
+        raise ValueError(msg)
 
 
 class Ruleset:

@@ -13,7 +13,8 @@ from typing import Any
 
 #: The shape of every id ansvar knows (facts, events, municipalities, actors). Only a value of this shape
 #: is ever repeated in a message: a CPR number or a person's name never has it.
-_ID = re.compile(r"[a-z][a-z0-9_]{0,63}")
+ID_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+_ID = re.compile(ID_PATTERN)
 
 
 def is_id(value: object) -> bool:
@@ -48,7 +49,7 @@ def suggest(name: object, known: Iterable[str]) -> str:
 
 def _pattern(ctx: Mapping[str, Any]) -> str:
     pattern = str(ctx.get("pattern", ""))
-    if pattern.strip("^$") == _ID.pattern:
+    if pattern == ID_PATTERN:
         return "must be an id: lower-case ASCII letters, digits and _, starting with a letter, at most 64"
     return f"must match {pattern}"
 

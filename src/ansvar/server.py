@@ -30,7 +30,7 @@ import traceback
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from http import HTTPStatus
 from pathlib import Path as FilePath
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import uvicorn
 from fastapi import Body, FastAPI, Path, Query, Request
@@ -55,13 +55,12 @@ from ansvar.errors import (
     is_id,
 )
 from ansvar.model.decision import Decision
-from ansvar.model.situation import MODELS, Situation, SituationBase
-from ansvar.routing.router import Router
+from ansvar.model.events import EventDefinitions, SituationBase, shipped_definitions
+from ansvar.routing.router import Router, default_router
 
-if TYPE_CHECKING:
-    AnySituation = SituationBase  # what an endpoint receives: one event's validated model
-else:
-    AnySituation = Situation  # what FastAPI validates against and OpenAPI shows: the union, by `event`
+# What an endpoint receives: one event's validated model. What FastAPI validates against and OpenAPI shows
+# is the union of the router's event models, discriminated by `event` (set per app, see `_situation_union`).
+AnySituation = SituationBase
 
 MAX_SITUATIONS = 1000  # situations in one POST /route-many
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a full batch of situations fits with room to spare
@@ -240,7 +239,7 @@ OnQuery = Annotated[dt.date | None, Query(
 
 def create_app(router: Router | None = None) -> FastAPI:
     """The HTTP application over `router` (default: `ansvar.default_router()`, the shipped packs)."""
-    routes = router if router is not None else ansvar.default_router()
+    routes = router if router is not None else default_router()
     version = ansvar.__version__  # the package metadata's, as `ansvar --version` says
     app = _App(
         title="ansvar",
@@ -256,24 +255,29 @@ def create_app(router: Router | None = None) -> FastAPI:
         redoc_url=None,  # ReDoc would load from a CDN: off
     )
     app.router.route_class = _JsonBodyRoute
+    app.state.events = routes.definitions
     _add_docs(app)
+    union = _situation_union(routes.definitions)
 
-    @app.post("/route", response_model=Decision, responses=_INVALID | _NOT_FOUND | _ROUTING,
-              summary="Route one situation", tags=["routing"])
-    def route(situation: Annotated[AnySituation, Body(
-            description="One citizen situation; `event` picks its model", openapi_examples=_EXAMPLES,
-            discriminator="event")],  # older FastAPI keeps only this FieldInfo, not the one in Situation
-            on: OnQuery = None) -> Decision:
+    def route(situation: AnySituation, on: OnQuery = None) -> Decision:
         """Who is responsible for this situation, and what happens next, on date `on`."""
         return routes.route(situation, on=on)
 
-    @app.post("/route-many", response_model=list[Decision], responses=_INVALID | _NOT_FOUND | _ROUTING,
-              summary="Route many situations", tags=["routing"])
-    def route_many(situations: Annotated[list[AnySituation], Body(
-            max_length=MAX_SITUATIONS, description=f"Situations to route, at most {MAX_SITUATIONS}",
-            openapi_examples=_MANY_EXAMPLES)], on: OnQuery = None) -> list[Decision]:
+    route.__annotations__["situation"] = Annotated[union, Body(
+        description="One citizen situation; `event` picks its model", openapi_examples=_EXAMPLES,
+        discriminator="event")]  # older FastAPI keeps only this FieldInfo, not the union's own
+    app.post("/route", response_model=Decision, responses=_INVALID | _NOT_FOUND | _ROUTING,
+             summary="Route one situation", tags=["routing"])(route)
+
+    def route_many(situations: list[AnySituation], on: OnQuery = None) -> list[Decision]:
         """One Decision per situation, in the same order; one bad situation fails the whole request."""
         return routes.route_many(situations, on=on)
+
+    route_many.__annotations__["situations"] = Annotated[list[union], Body(  # type: ignore[valid-type]
+        max_length=MAX_SITUATIONS, description=f"Situations to route, at most {MAX_SITUATIONS}",
+        openapi_examples=_MANY_EXAMPLES)]
+    app.post("/route-many", response_model=list[Decision], responses=_INVALID | _NOT_FOUND | _ROUTING,
+             summary="Route many situations", tags=["routing"])(route_many)
 
     @app.get("/events", response_model=Catalogue, summary="Municipalities and their events", tags=["rules"])
     def events() -> Catalogue:
@@ -286,8 +290,8 @@ def create_app(router: Router | None = None) -> FastAPI:
     def event_schema(event: Annotated[str, Path(
             description="an event id, e.g. `afrusning`",
             openapi_examples={"afrusning": {"summary": "detox", "value": "afrusning"}})]) -> dict[str, Any]:
-        """The JSON Schema of the facts a situation of `event` may carry (`ansvar.situation_schema`)."""
-        return ansvar.situation_schema(event)
+        """The JSON Schema of the facts a situation of `event` may carry (`Router.situation_schema`)."""
+        return routes.situation_schema(event)
 
     # After the schema route: `/events/<event>/schema` is that route's, any other `/events/...` this one's.
     @app.get("/events/{municipality:path}", response_model=dict[str, str],
@@ -400,17 +404,23 @@ class _JsonBodyRoute(APIRoute):
         return checked
 
 
-def _field_errors(errors: Iterable[Mapping[str, Any]]) -> list[FieldError]:
+def _situation_union(events: EventDefinitions) -> Any:  # noqa: ANN401 - a typing construct
+    """The discriminated union of the event models: what FastAPI validates and OpenAPI shows."""
+    models = tuple(definition.model for definition in events.values())
+    return Annotated[Union[models], Field(discriminator="event")]  # noqa: UP007 - built at run time
+
+
+def _field_errors(errors: Iterable[Mapping[str, Any]], events: EventDefinitions) -> list[FieldError]:
     """`loc`, `msg` and `type` of each error; the union's event tag dropped from `loc` as the library does."""
     found = []
     for error in errors:
         loc = list(error.get("loc", ()))
         at = 2 if len(loc) > 1 and isinstance(loc[1], int) else 1  # a list item's index comes first
         event = None
-        if loc[:1] == ["body"] and len(loc) > at + 1 and loc[at] in MODELS:
+        if loc[:1] == ["body"] and len(loc) > at + 1 and loc[at] in events:
             event = loc.pop(at)
         # ansvar's words, as the library says them (a misspelt fact gets its suggestion here too)
-        known = MODELS[event].model_fields if event else ()
+        known = events[event].model.model_fields if event else ()
         message = describe(error, known, f"unknown fact of event {event!r}" if event else "unknown key")
         loc = [p if isinstance(p, int) or is_id(p) else "(no id)" for p in loc]  # a key may be a CPR number
         found.append(FieldError(loc=loc, msg=message, type=str(error.get("type", ""))))
@@ -443,12 +453,14 @@ def _title(status: int) -> str:
     return _PHRASES.get(status) or HTTPStatus(status).phrase
 
 
-def _error_response(_request: Request, exc: Exception) -> Response:
+def _error_response(request: Request, exc: Exception) -> Response:
     """The response to each error the endpoints and FastAPI raise on purpose."""
+    app = request.scope.get("app")
+    events: EventDefinitions = getattr(getattr(app, "state", None), "events", None) or shipped_definitions()
     if isinstance(exc, RequestValidationError):
-        return _invalid_request(exc)
+        return _invalid_request(exc, events)
     if isinstance(exc, SituationError):
-        return _invalid_situation(exc)
+        return _invalid_situation(exc, events)
     if isinstance(exc, UnknownEventError):
         return _unknown(exc)
     for kind, status, problem_type, label in _STATUS:
@@ -458,7 +470,7 @@ def _error_response(_request: Request, exc: Exception) -> Response:
     if isinstance(exc, HTTPException) and exc.status_code == HTTPStatus.BAD_REQUEST:
         # FastAPI's one 400: a body it could not read as JSON (not UTF-8, say): as invalid as broken JSON.
         error = {"loc": ("body",), "msg": "the body is not JSON in UTF-8", "type": "json_invalid"}
-        return _invalid(_field_errors([error]))
+        return _invalid(_field_errors([error], events))
     if isinstance(exc, HTTPException):  # Starlette's own (unknown URL or method) and ours (413, 415)
         body = Problem(type="about:blank", title=_title(exc.status_code), status=exc.status_code,
                        detail=str(exc.detail), error=type(exc).__name__)
@@ -476,7 +488,7 @@ def _invalid(errors: list[FieldError]) -> Response:
                                    errors=errors))
 
 
-def _invalid_request(exc: RequestValidationError) -> Response:
+def _invalid_request(exc: RequestValidationError, events: EventDefinitions) -> Response:
     """422 without the input values; an event the contract does not know is a 404, as in the library."""
     errors = list(exc.errors())
     for error in errors:
@@ -484,17 +496,17 @@ def _invalid_request(exc: RequestValidationError) -> Response:
             continue
         event = _event_of(exc.body, error.get("loc", ()))
         if isinstance(event, str):
-            return _unknown(UnknownEventError("event", event, MODELS))
+            return _unknown(UnknownEventError("event", event, events))
         error.update(loc=(*error.get("loc", ()), "event"), type="event",
-                     msg=f"must be a string; known events: {', '.join(sorted(MODELS))}")
-    return _invalid(_field_errors(errors))
+                     msg=f"must be a string; known events: {', '.join(sorted(events))}")
+    return _invalid(_field_errors(errors, events))
 
 
-def _invalid_situation(exc: SituationError) -> Response:
+def _invalid_situation(exc: SituationError, events: EventDefinitions) -> Response:
     # Raised by the router after the body validated: only `on` is left to check (its range).
     errors = [{**e, "loc": ("query", *e["loc"]) if tuple(e["loc"][:1]) == ("on",) else ("body", *e["loc"])}
               for e in exc.errors]
-    return _invalid(_field_errors(errors))
+    return _invalid(_field_errors(errors, events))
 
 
 def _unknown(exc: UnknownEventError) -> Response:

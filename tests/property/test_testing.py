@@ -100,6 +100,10 @@ def test_unknown_or_uncovered_events_fail_at_once() -> None:
 class OnlyRebild:
     """A router stand-in covering one event only."""
 
+    @property
+    def definitions(self) -> object:
+        return ansvar.default_router().definitions
+
     def municipalities(self) -> list[str]:
         return ["rebild"]
 

@@ -15,12 +15,12 @@ import ansvar
 from ansvar import cli
 
 ROOT = Path(__file__).parents[2]
-EXAMPLES = sorted((ROOT / "events").glob("*.yaml"))
+EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
 def test_routes_every_example(example: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Every file in events/ routes, as text and as JSON."""
+    """Every file in examples/ routes, as text and as JSON."""
     assert cli.main(["route", str(example), "--on", "2026-11-23"]) == 0
     text = capsys.readouterr().out
     assert "Ansvarlig:" in text
@@ -31,7 +31,7 @@ def test_routes_every_example(example: Path, capsys: pytest.CaptureFixture[str])
 
 
 def test_examples_cover_every_event() -> None:
-    """events/ has an example for every event the shipped packs cover, in any municipality."""
+    """examples/ has an example for every event the shipped packs cover, in any municipality."""
     import ansvar
 
     covered = set()
@@ -44,8 +44,8 @@ def test_examples_cover_every_event() -> None:
 
 
 def test_readme_example(capsys: pytest.CaptureFixture[str]) -> None:
-    """The README's example (events/afrusning.yaml) sends delirium tremens to Akutmodtagelsen."""
-    assert cli.main(["route", str(ROOT / "events" / "afrusning.yaml"), "--json"]) == 0
+    """The README's example (examples/afrusning.yaml) sends delirium tremens to Akutmodtagelsen."""
+    assert cli.main(["route", str(ROOT / "examples" / "afrusning.yaml"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["responsible"] == "region_akutmodtagelse"
 
 
@@ -147,7 +147,7 @@ def _town(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("command", [
     ["diff", "aalborg", "rebild", "--json"],
-    ["route", str(ROOT / "events" / "afrusning.yaml"), "--json"],
+    ["route", str(ROOT / "examples" / "afrusning.yaml"), "--json"],
     ["check", "--json", "--on", "2026-11-23"],
 ], ids=lambda command: command[0])
 def test_output_cut_short_by_its_reader_ends_quietly(command: list[str]) -> None:

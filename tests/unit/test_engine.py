@@ -14,7 +14,8 @@ import pytest
 
 import ansvar
 from ansvar import engine
-from ansvar.packs.compiler import check_ruleset, to_ruleset
+from ansvar.engine import check_ruleset
+from ansvar.packs.compiler import to_ruleset
 from ansvar.errors import EngineError
 
 ON = dt.date(2026, 11, 23)
@@ -236,13 +237,19 @@ def test_parse_error_is_bad_input_and_keeps_the_ruleset(monkeypatch: pytest.Monk
     ruleset.close()
 
 
-def test_reserved_fact_names_cannot_be_defined() -> None:
-    """A situation model with a fact named like an engine key is refused when its types are read."""
-    from ansvar.model.situation import _fact_type
-
-    for name in ("sid", "id"):
-        with pytest.raises(TypeError, match="reserves"):
-            _fact_type(name, bool, [])
+@pytest.mark.parametrize("name", sorted(engine.RESERVED_NAMES - {"$s"}))
+def test_reserved_fact_names_cannot_be_defined(tmp_path: Path, name: str) -> None:
+    """An event file with a fact named like an engine key is refused at that fact, when the rules load."""
+    town = tmp_path / "nordby"
+    (town / "events").mkdir(parents=True)
+    (town / "layer.yaml").write_text("layer: nordby\nkind: municipality\nname: Nordby\n", encoding="utf-8")
+    (town / "events" / "ny.yaml").write_text(
+        f"event: ny\ntitle: Ny\nfacts:\n  {name}:\n    type: boolean\n    label: X\n    question: X?\n",
+        encoding="utf-8")
+    with pytest.raises(ansvar.RuleError) as caught:
+        ansvar.Router([town])
+    assert (caught.value.path, caught.value.line, caught.value.column) == (town / "events" / "ny.yaml", 4, 3)
+    assert "reserves" in caught.value.message
 
 
 def test_engine_error_while_firing_never_deletes_the_broken_session(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -346,6 +346,7 @@ class _FailingRouter:
 
     def __init__(self) -> None:
         self.failure: Exception = RuntimeError("unset")
+        self.definitions = ansvar.default_router().definitions
 
     def route(self, situation: object, on: object = None) -> None:
         raise self.failure

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ansvar.errors import SituationError
-from ansvar.model.situation import FactType, event_model, parse_situation
+from ansvar.model.events import FactType
 
 if TYPE_CHECKING:
     from ansvar.packs.loader import Pack
@@ -36,10 +36,11 @@ class SituationSpace:
                     for test in alternative:
                         constants.setdefault(test.fact, set()).add(test.value)
         self.event = packs[0].event
+        self.definition = packs[0].definition
         facts = packs[0].facts
         self.names = sorted(constants)
         self.domains = [_domain(facts[name], constants[name], on) for name in self.names]
-        self.defaults = {name: field.default for name, field in event_model(self.event).model_fields.items()}
+        self.defaults = {name: fact.default_value for name, fact in self.definition.facts.items()}
 
     @property
     def size(self) -> int:
@@ -55,7 +56,7 @@ class SituationSpace:
             situation = {"event": self.event}
             situation.update((n, v) for n, v in zip(self.names, values, strict=True) if v != self.defaults[n])
             try:
-                parse_situation({"municipality": "x", **situation})
+                self.definition.parse({"municipality": "x", **situation})
             except SituationError:
                 continue
             yield situation

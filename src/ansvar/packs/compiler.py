@@ -31,22 +31,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansvar import _yaml
+from ansvar.engine import MAX_PRIORITY, STATE_GUARD
 from ansvar.errors import suggest
-from ansvar.model.situation import RESERVED_NAMES, FactType
+from ansvar.model.events import FactType
 
-#: Engine limits (see docs/durable-rules.md): kept with a margin, refused at load time.
-MAX_ENGINE_RULES = 400  # > 512 distinct children under one node makes create_ruleset loop forever
+#: Limits of the condition language, kept well inside the engine's (see `ansvar.engine`), refused at load.
 MAX_ALTERNATIVES_PER_RULE = 32  # a rule's `any`/`in` fan-out after normal form
 MAX_TESTS_PER_ALTERNATIVE = 32  # tests in one conjunction
-MAX_NON_EQUALITY_TESTS = 60  # > 64 matching non-equality tests in one pass: error 303, then SIGSEGV
 MAX_DEPTH = 8  # nesting of any/all
-MAX_PRIORITY = 65_534  # `pri` is an unsigned short; 65,535 is the catch-all's
 
 CATCH_ALL = "__ansvar_catch_all__"
 SEPARATOR = "__"
-STATE_GUARD: dict[str, Any] = {"$nex": {"$s": 1}}
 OPERATORS = ("eq", "ne", "in", "not_in", "lt", "le", "gt", "ge")
-_ENGINE_OPS = frozenset({"$and", "$or", "$neq", "$lt", "$lte", "$gt", "$gte", "$ex", "$nex"})
 _ORDERING = {"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}
 _SYMBOL = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
@@ -283,66 +279,3 @@ def to_ruleset(rules: Sequence[CompiledRule]) -> dict[str, Any]:
             definition[rule.engine_name(index)] = {"all": [{"m": pattern}], "pri": position}
     definition[CATCH_ALL] = {"all": [{"m": STATE_GUARD}], "pri": MAX_PRIORITY + 1}
     return definition
-
-
-def check_ruleset(definition: Mapping[str, Any]) -> None:
-    """Refuse any ruleset shape the engine misreads or crashes on; raises ValueError naming the rule.
-
-    The compiler only produces safe shapes; this check holds it to that, whatever the rules say.
-    """
-    if len(definition) > MAX_ENGINE_RULES:
-        msg = f"{len(definition)} engine rules; at most {MAX_ENGINE_RULES} per event"
-        raise ValueError(msg)
-    non_equality: set[str] = set()
-    for name, rule in definition.items():
-        if set(rule) != {"all", "pri"} or not isinstance(rule["all"], list) or len(rule["all"]) != 1:
-            msg = f"{name}: an engine rule must be one `all` pattern and a `pri`"
-            raise ValueError(msg)
-        pri = rule["pri"]
-        if not isinstance(pri, int) or isinstance(pri, bool) or not 0 <= pri <= MAX_PRIORITY + 1:
-            msg = f"{name}: pri must be an integer in 0..{MAX_PRIORITY + 1}"
-            raise ValueError(msg)
-        (pattern,) = rule["all"]
-        if set(pattern) != {"m"}:
-            msg = f"{name}: a pattern must bind exactly `m`"
-            raise ValueError(msg)
-        _check_expression(name, pattern["m"], non_equality, depth=0)
-    if len(non_equality) > MAX_NON_EQUALITY_TESTS:
-        msg = (f"{len(non_equality)} distinct non-equality tests in one event; at most "
-               f"{MAX_NON_EQUALITY_TESTS} (the engine fails past 64)")
-        raise ValueError(msg)
-
-
-def _check_expression(name: str, expression: object, non_equality: set[str], depth: int) -> None:
-    if not isinstance(expression, dict) or len(expression) != 1:
-        msg = f"{name}: every engine expression must be an object with exactly one key"
-        raise ValueError(msg)
-    if depth > MAX_DEPTH:
-        msg = f"{name}: expression nested deeper than {MAX_DEPTH}"
-        raise ValueError(msg)
-    ((key, operand),) = expression.items()
-    if key in {"$and", "$or"}:
-        if not isinstance(operand, list) or not operand:
-            msg = f"{name}: {key} needs a non-empty list"
-            raise ValueError(msg)
-        for item in operand:
-            _check_expression(name, item, non_equality, depth + 1)
-    elif key.startswith("$"):
-        if key not in _ENGINE_OPS or not isinstance(operand, dict) or len(operand) != 1:
-            msg = f"{name}: operator {key!r} is not allowed, or its operand is not one field"
-            raise ValueError(msg)
-        ((field, value),) = operand.items()
-        if expression != STATE_GUARD:
-            non_equality.add(f"{key}:{field}:{value!r}")
-        _check_comparison(name, field, value)
-    else:
-        _check_comparison(name, key, operand)
-
-
-def _check_comparison(name: str, field: str, value: object) -> None:
-    if field in RESERVED_NAMES - {"$s"} or (field.startswith("$") and field != "$s"):
-        msg = f"{name}: field {field!r} is reserved by the engine"
-        raise ValueError(msg)
-    if isinstance(value, dict | list | float) or value is None:
-        msg = f"{name}: {field} is compared with {type(value).__name__}; only booleans, integers, strings"
-        raise ValueError(msg)

@@ -12,27 +12,28 @@ Any problem raises `RuleError` with the file, line and column.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
-import typing
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
-
-from pydantic import BaseModel, ValidationError
+from typing import Any
 
 from ansvar import _yaml
-from ansvar.engine import Ruleset
-from ansvar.errors import RuleError, describe, suggest
+from ansvar._yaml import SpecFile as _File
+from ansvar.engine import RESERVED_NAMES, Ruleset
+from ansvar.errors import RuleError, suggest
 from ansvar.model.decision import LayerInfo, PackInfo
-from ansvar.model.situation import MODELS, FactType, fact_types
+from ansvar.model.events import (
+    EVENTS_FOLDER,
+    EventDefinition,
+    EventDefinitions,
+    FactType,
+    shipped_definitions,
+)
 from ansvar.packs.compiler import CompiledRule, ConditionError, Test, parse_condition, to_ruleset
 from ansvar.packs.schema import ACTORS, ROUTING_DATE, ActorSpec, LayerFile, PackMeta, RuleFile, RuleSpec
 
 LAYER_FILE = "layer.yaml"
-MAX_FILE_BYTES = 2_000_000  # the largest shipped pack is ~20 kB; a file far larger is a mistake or an attack
-_M = TypeVar("_M", bound=BaseModel)
 
 
 class Problems:
@@ -51,52 +52,6 @@ class Problems:
             if not self.collect:
                 raise
             self.found.extend(exc.all or [exc])
-
-
-class _File:
-    """One YAML file being loaded: its text, its located data, and errors pointing into it."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            with path.open("rb") as handle:
-                self.raw = handle.read(MAX_FILE_BYTES + 1)
-        except OSError as exc:
-            raise RuleError(f"cannot read: {exc.strerror}", path) from None
-        if len(self.raw) > MAX_FILE_BYTES:
-            raise RuleError(f"larger than {MAX_FILE_BYTES} bytes: not a rule file", path)
-        try:
-            self.data: Any = _yaml.load(self.raw)
-        except _yaml.YamlProblem as exc:
-            raise RuleError(exc.message, path, exc.line, exc.column) from None
-
-    def error(self, message: str, loc: Sequence[Any] = (), *, key: bool = False) -> RuleError:
-        line, column = _yaml.position(self.data, loc, key=key) or (None, None)
-        return RuleError(message, self.path, line, column)
-
-    def at(self, message: str, position: tuple[int, int] | None) -> RuleError:
-        line, column = position or (None, None)
-        return RuleError(message, self.path, line, column)
-
-    def validate(self, model: type[_M]) -> _M:
-        if not isinstance(self.data, Mapping):
-            raise self.error("the file must hold a mapping at its top")
-        try:
-            return model.model_validate(self.data)
-        except ValidationError as exc:
-            found = []
-            for error in exc.errors(include_url=False, include_input=False):
-                loc = tuple(error["loc"])
-                shown = ".".join(str(p) for p in loc) or "(top)"
-                extra = error["type"] == "extra_forbidden"
-                message = describe(error, _keys(model))
-                found.append(self.error(f"{shown}: {message}", loc, key=extra))
-            first = found[0]
-            if len(found) > 1:
-                first = RuleError(f"{first.message} (and {len(found) - 1} more)", first.path, first.line,
-                                  first.column)
-            first.all = found
-            raise first from None
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -156,7 +111,7 @@ class Pack:
     rules: dict[str, RuleSpec]
     origin: dict[str, LayerPack]
     compiled: dict[str, CompiledRule]
-    facts: Mapping[str, FactType]
+    definition: EventDefinition
     content_hash: str
     ruleset: Ruleset = field(repr=False)
     info: PackInfo = field(init=False, repr=False)
@@ -188,6 +143,11 @@ class Pack:
         return self.parts[-1].path
 
     @property
+    def facts(self) -> Mapping[str, FactType]:
+        """The facts its rules may read, with their types."""
+        return self.definition.fact_types
+
+    @property
     def key(self) -> tuple[str, str]:
         """(municipality, event)."""
         return self.municipality.id, self.event
@@ -205,6 +165,7 @@ class Catalogue:
     layers: Mapping[str, Layer]
     layer_packs: Mapping[tuple[str, str], LayerPack]
     packs: Mapping[tuple[str, str], Pack]
+    events: EventDefinitions
 
 
 def find_layer_dirs(rule_dirs: Iterable[Path], problems: Problems | None = None) -> list[Path]:
@@ -244,11 +205,12 @@ def load(rule_dirs: Iterable[Path], problems: Problems | None = None) -> Catalog
     """
     problems = problems or Problems()
     layers = _load_layers(find_layer_dirs(rule_dirs, problems), problems)
+    events = _load_events(layers.values(), problems)
     layer_packs: dict[tuple[str, str], LayerPack] = {}
     for layer in layers.values():
         for path in sorted(layer.path.glob("*.yaml")):
             if path.name != LAYER_FILE:
-                pack = load_layer_pack(path, layer, problems)
+                pack = load_layer_pack(path, layer, problems, events)
                 if pack is not None:
                     layer_packs[layer.id, pack.meta.event] = pack
     packs: dict[tuple[str, str], Pack] = {}
@@ -260,8 +222,18 @@ def load(rule_dirs: Iterable[Path], problems: Problems | None = None) -> Catalog
             with problems.gather():
                 rules, origin = compose(parts)  # every layer's composition is checked, not only towns'
                 if layer.kind == "municipality" and any(p.meta.standalone for p in parts):
-                    packs[layer.id, event] = _build(layer, event, parts, rules, origin)
-    return Catalogue(layers, layer_packs, packs)
+                    packs[layer.id, event] = _build(layer, events[event], parts, rules, origin)
+    return Catalogue(layers, layer_packs, packs, events)
+
+
+def _load_events(layers: Iterable[Layer], problems: Problems) -> EventDefinitions:
+    """The shipped events, and those the layers bring (`<layer>/events/<event>.yaml`), each defined once."""
+    events = shipped_definitions()
+    for layer in layers:
+        for path in sorted((layer.path / EVENTS_FOLDER).glob("*.yaml")):
+            with problems.gather():
+                events = events.with_files([path], reserved=RESERVED_NAMES)
+    return events
 
 
 def _load_layers(folders: Iterable[Path], problems: Problems) -> dict[str, Layer]:
@@ -315,7 +287,8 @@ def _resolve(layer_id: str, files: Mapping[str, tuple[Path, _File, LayerFile]], 
     return layer
 
 
-def load_layer_pack(path: Path, layer: Layer, problems: Problems | None = None) -> LayerPack | None:
+def load_layer_pack(path: Path, layer: Layer, problems: Problems | None = None,
+                    events: EventDefinitions | None = None) -> LayerPack | None:
     """Load and check one layer's rule file for one event; conditions parsed, nothing in the engine yet.
 
     With collecting `problems`, every broken rule is recorded and the file is left out (None).
@@ -324,25 +297,26 @@ def load_layer_pack(path: Path, layer: Layer, problems: Problems | None = None) 
     before = len(problems.found)
     pack: LayerPack | None = None
     with problems.gather():
-        pack = _load_layer_pack(path, layer, problems)
+        pack = _load_layer_pack(path, layer, problems, events or shipped_definitions())
     return pack if len(problems.found) == before else None
 
 
-def _load_layer_pack(path: Path, layer: Layer, problems: Problems) -> LayerPack:
+def _load_layer_pack(path: Path, layer: Layer, problems: Problems, events: EventDefinitions) -> LayerPack:
     file = _File(path)
     spec = file.validate(RuleFile)
     meta = spec.pack
     if meta.layer != layer.id:
         raise file.error(f"pack layer {meta.layer!r} does not match its folder {layer.id!r}",
                          ("pack", "layer"))
-    if meta.event not in MODELS:
-        raise file.error(f"unknown event {meta.event!r}{suggest(meta.event, MODELS)}; known: "
-                         f"{', '.join(sorted(MODELS))}", ("pack", "event"))
+    if meta.event not in events:
+        raise file.error(f"unknown event {meta.event!r}{suggest(meta.event, events)}; known: "
+                         f"{', '.join(sorted(events))} (a new event needs its file: "
+                         f"{layer.id}/{EVENTS_FOLDER}/{meta.event}.yaml)", ("pack", "event"))
     if path.stem != meta.event:
         raise file.error(f"event {meta.event!r} must live in {meta.event}.yaml", ("pack", "event"))
     if meta.review_by is not None and meta.review_by < meta.valid_from:
         raise file.error("review_by lies before valid_from", ("pack", "review_by"))
-    facts = fact_types(meta.event)
+    facts = events[meta.event].fact_types
     compiled: dict[str, CompiledRule] = {}
     seen: set[str] = set()
     for index, rule in enumerate(spec.rules):
@@ -397,8 +371,9 @@ def compose(parts: Sequence[LayerPack]) -> tuple[dict[str, RuleSpec], dict[str, 
     return rules, origin
 
 
-def _build(municipality: Layer, event: str, parts: tuple[LayerPack, ...], rules: dict[str, RuleSpec],
-           origin: dict[str, LayerPack]) -> Pack:
+def _build(municipality: Layer, definition: EventDefinition, parts: tuple[LayerPack, ...],
+           rules: dict[str, RuleSpec], origin: dict[str, LayerPack]) -> Pack:
+    event = definition.id
     last = parts[-1]
     for rule_id, rule in rules.items():
         part = origin[rule_id]
@@ -408,8 +383,8 @@ def _build(municipality: Layer, event: str, parts: tuple[LayerPack, ...], rules:
                                       f"{municipality.id!r}",
                                       (*part.rule_loc(rule_id), "steps", number, "contact"))
     compiled = {rule_id: origin[rule_id].compiled[rule_id] for rule_id in rules}
-    definition = to_ruleset(list(compiled.values()))
-    digest = hashlib.sha256()
+    engine_rules = to_ruleset(list(compiled.values()))
+    digest = hashlib.sha256(definition.raw + b"\0")
     for layer in municipality.chain():
         digest.update(layer.file.raw + b"\0")
     for part in parts:
@@ -417,11 +392,11 @@ def _build(municipality: Layer, event: str, parts: tuple[LayerPack, ...], rules:
     content_hash = digest.hexdigest()
     name = f"ansvar:{municipality.id}:{event}:{content_hash[:12]}"
     try:
-        ruleset = Ruleset(name, definition)
+        ruleset = Ruleset(name, engine_rules)
     except ValueError as exc:
         raise last.file.error(f"the rules exceed what durable_rules evaluates safely: {exc}",
                               ("rules",)) from None
-    return Pack(municipality, event, parts, rules, origin, compiled, fact_types(event), content_hash, ruleset)
+    return Pack(municipality, event, parts, rules, origin, compiled, definition, content_hash, ruleset)
 
 
 def _check_texts(rules: Mapping[str, RuleSpec], origin: Mapping[str, LayerPack]) -> None:
@@ -492,23 +467,3 @@ def _sets(test: Test, name: str) -> bool:
     if test.op == "ne":
         return bool(test.value is None)
     return test.value is not None
-
-
-@functools.cache
-def _keys(model: type[BaseModel]) -> tuple[str, ...]:
-    """Every key a file of `model` may hold anywhere (for suggesting what a misspelt key meant)."""
-    found: dict[str, None] = {}
-    todo: list[Any] = [model]
-    seen: set[type[BaseModel]] = set()
-    while todo:
-        kind = todo.pop()
-        if isinstance(kind, type) and issubclass(kind, BaseModel):
-            if kind in seen:
-                continue
-            seen.add(kind)
-            for name, info in kind.model_fields.items():
-                found[info.alias or name] = None
-                todo.append(info.annotation)
-        else:
-            todo.extend(typing.get_args(kind))
-    return tuple(found)

@@ -29,15 +29,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from ansvar.model.situation import situation_schema
 from ansvar.packs.schema import ROUTING_DATE
 from ansvar.routing.router import Router, cite
 
 if TYPE_CHECKING:
     from ansvar.model.decision import Source
-    from ansvar.model.situation import FactType
+    from ansvar.model.events import FactType
     from ansvar.packs.loader import Pack
     from ansvar.packs.schema import Due, RuleSpec, SourceRef, StepSpec
 
@@ -141,9 +140,10 @@ def _conditions(shown: Sequence[Sequence[str]]) -> str:
     return '<span class="or">eller</span>'.join(alternatives)
 
 
-def _fact_type(fact: FactType) -> str:
+def _fact_type(fact: FactType, labels: Mapping[str, str] | None = None) -> str:
     if fact.kind == "enum":
-        base = "én af " + ", ".join(fact.values)
+        labels = labels or {}
+        base = "én af " + ", ".join(f"{v} ({labels[v]})" if v in labels else v for v in fact.values)
     elif fact.kind == "int":
         bounded = fact.minimum is not None and fact.maximum is not None
         base = f"heltal ({fact.minimum}–{fact.maximum})" if bounded else "heltal"
@@ -264,23 +264,23 @@ class _PackPage:
         return readers
 
     def _facts(self) -> list[str]:
-        schema: Mapping[str, Any] = situation_schema(self.pack.event).get("properties", {})
         readers = self._fact_readers()
         out = ["<h2>Fakta, begivenheden læser</h2>",
-               ("<p>Situationens felter ud over <code>municipality</code> og <code>event</code> "
-                f"(JSON Schema: <code>ansvar.situation_schema({_e(repr(self.pack.event))})</code>).</p>"),
+               ("<p>Situationens felter ud over <code>municipality</code> og <code>event</code>, som "
+                "begivenhedens fil definerer dem (JSON Schema: "
+                f"<code>ansvar.situation_schema({_e(repr(self.pack.event))})</code>).</p>"),
                "<table>",
-               ("<tr><th>Fakta</th><th>Type</th><th>Standard</th><th>Beskrivelse</th>"
-               "<th>Læses af reglerne</th></tr>")]
-        for name, fact in self.pack.facts.items():
-            spec = schema.get(name, {})
-            default = spec.get("default")
-            shown = "null" if default is None else default
-            shown = str(shown).lower() if isinstance(shown, bool) else shown
+               ("<tr><th>Fakta</th><th>Betegnelse</th><th>Spørgsmål</th><th>Type</th><th>Standard</th>"
+                "<th>Læses af reglerne</th></tr>")]
+        for name, spec in self.pack.definition.facts.items():
+            default = spec.default_value
+            shown = "null" if default is None else str(default).lower() if isinstance(default, bool) else str(
+                default)
+            question = spec.question + (f" {spec.description}" if spec.description else "")
             read = _rule_links(readers[name]) if name in readers else '<span class="muted">—</span>'
-            out.append(f"<tr><td><code>{_e(name)}</code></td><td>{_e(_fact_type(fact))}</td>"
-                       f"<td><code>{_e(shown)}</code></td><td>{_e(spec.get('description', ''))}</td>"
-                       f"<td>{read}</td></tr>")
+            out.append(f"<tr><td><code>{_e(name)}</code></td><td>{_e(spec.label)}</td><td>{_e(question)}</td>"
+                       f"<td>{_e(_fact_type(self.pack.facts[name], spec.values))}</td>"
+                       f"<td><code>{_e(shown)}</code></td><td>{read}</td></tr>")
         out.append("</table>")
         return out
 

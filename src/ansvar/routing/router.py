@@ -43,7 +43,7 @@ from ansvar.model.decision import (
     Step,
     TraceEntry,
 )
-from ansvar.model.situation import EARLIEST_DATE, LATEST_DATE, SituationBase, parse_situation
+from ansvar.model.events import EARLIEST_DATE, LATEST_DATE, EventDefinitions, SituationBase
 from ansvar.packs.compiler import SEPARATOR, engine_value
 from ansvar.packs.loader import LayerPack, Pack, Problems, load
 from ansvar.packs.schema import ACTORS, ROUTING_DATE, Due, RuleSpec, SourceRef, StepSpec
@@ -69,18 +69,31 @@ def shipped_rules() -> Path:
     return Path(__file__).resolve().parents[3] / "rules"
 
 
+_default: list[Router] = []
+_default_lock = threading.Lock()
+
+
+def default_router() -> Router:
+    """The router over the shipped rule packs, loaded on first use."""
+    with _default_lock:
+        if not _default:
+            _default.append(Router())
+        return _default[0]
+
+
 @dataclass(frozen=True, slots=True)
 class _Loaded:
     """What one load of the rule directories gave; swapped whole, so a reload is atomic for readers."""
 
     packs: Mapping[tuple[str, str], Pack]
     municipalities: frozenset[str]
+    events: EventDefinitions
     prepared: dict[tuple[str, str], _Prepared]  # filled on each pack's first route
 
     @classmethod
     def of(cls, dirs: Sequence[Path], problems: Problems | None = None) -> _Loaded:
-        packs = load(dirs, problems).packs
-        return cls(packs, frozenset(m for m, _ in packs), {})
+        catalogue = load(dirs, problems)
+        return cls(catalogue.packs, frozenset(m for m, _ in catalogue.packs), catalogue.events, {})
 
 
 class Router:
@@ -113,6 +126,20 @@ class Router:
             fresh = _Loaded.of(self.rule_dirs)  # raises before anything is replaced
             self._loaded = fresh  # one reference assignment: readers see the old set or the new, whole
 
+    @property
+    def definitions(self) -> EventDefinitions:
+        """The events this router knows: the shipped ones and those its rule directories define."""
+        return self._loaded.events
+
+    def parse_situation(self, data: SituationBase | Mapping[str, Any], *,
+                        where: str | None = None) -> SituationBase:
+        """Validate a dict into the model of its event, the rule directories' own events included."""
+        return self._loaded.events.parse(data, where=where)
+
+    def situation_schema(self, event: str) -> dict[str, Any]:
+        """JSON Schema of the facts `event` reads (`UnknownEventError` for an event nobody defines)."""
+        return self._loaded.events[event].schema()
+
     def municipalities(self) -> list[str]:
         """The municipalities the loaded packs cover."""
         return sorted(self._loaded.municipalities)
@@ -137,7 +164,7 @@ class Router:
 
     def route(self, situation: SituationBase | Mapping[str, Any], on: dt.date | None = None) -> Decision:
         """Who is responsible in this situation, and what happens next, on date `on` (default today)."""
-        return self._route(parse_situation(situation), _check_date(on))
+        return self._route(self.parse_situation(situation), _check_date(on))
 
     def route_many(self, situations: Iterable[SituationBase | Mapping[str, Any]],
                    on: dt.date | None = None, *, processes: int | None = None) -> list[Decision]:
@@ -151,7 +178,7 @@ class Router:
         must route under `if __name__ == "__main__":`, as every spawning `multiprocessing` program must.
         """
         day = _check_date(on)
-        parsed = [parse_situation(s, where=f"situation {i}") for i, s in enumerate(situations)]
+        parsed = [self.parse_situation(s, where=f"situation {i}") for i, s in enumerate(situations)]
         if processes is not None and processes > 1 and len(parsed) >= 2 * PROCESS_CHUNK:
             from ansvar.routing import pool  # noqa: PLC0415 - multiprocessing only when asked for
 
@@ -184,7 +211,7 @@ class Router:
 
     def outline(self, situation: SituationBase | Mapping[str, Any], on: dt.date | None = None) -> Answer:
         """The lead and the steps only (or the pack defect), without a Decision: for bulk analysis."""
-        parsed = parse_situation(situation)
+        parsed = self.parse_situation(situation)
         pack, fired = self._evaluate(parsed, _check_date(on))
         rules = [pack.rules[rule_id] for rule_id in _conditions_held(pack, fired)]
         ids = tuple(rule.id for rule in rules)
@@ -201,7 +228,7 @@ class Router:
         """Why `actor` is not responsible: each rule that could make it so, and what kept it from leading."""
         if actor not in ACTORS:
             raise UnknownEventError("actor", actor, ACTORS)
-        parsed = parse_situation(situation)
+        parsed = self.parse_situation(situation)
         pack, fired = self._evaluate(parsed, _check_date(on))
         rules = [pack.rules[rule_id] for rule_id in _conditions_held(pack, fired)]
         try:

@@ -33,17 +33,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-import ansvar
 from ansvar.errors import SituationError, UnknownEventError
-from ansvar.model.situation import (
-    EARLIEST_DATE,
-    LATEST_DATE,
-    FactType,
-    SituationBase,
-    fact_types,
-    parse_situation,
-)
-from ansvar.routing.router import Router
+from ansvar.model.events import EARLIEST_DATE, LATEST_DATE, EventDefinition, FactType, SituationBase
+from ansvar.routing.router import Router, default_router
 
 __all__ = ["any_situation", "models", "situations"]
 
@@ -70,19 +62,18 @@ def _fact_values(fact: FactType) -> st.SearchStrategy[Any]:
     return st.one_of(st.none(), base) if fact.nullable else base
 
 
-def _valid(situation: dict[str, Any]) -> bool:
-    # Facts valid one by one can still contradict each other (a treatment ending before it started).
-    try:
-        parse_situation(situation)
-    except SituationError:
-        return False
-    return True
+def _event_situations(municipality: str, event: EventDefinition) -> st.SearchStrategy[dict[str, Any]]:
+    def valid(situation: dict[str, Any]) -> bool:
+        # Facts valid one by one can still contradict each other (a treatment ending before it started).
+        try:
+            event.parse(situation)
+        except SituationError:
+            return False
+        return True
 
-
-def _event_situations(municipality: str, event: str) -> st.SearchStrategy[dict[str, Any]]:
-    facts = fact_types(event)
+    facts = event.fact_types
     given = st.fixed_dictionaries({}, optional={name: _fact_values(fact) for name, fact in facts.items()})
-    return given.map(lambda d: {"municipality": municipality, "event": event, **d}).filter(_valid)
+    return given.map(lambda d: {"municipality": municipality, "event": event.id, **d}).filter(valid)
 
 
 def situations(event: str, municipality: str | None = None, *,
@@ -93,28 +84,31 @@ def situations(event: str, municipality: str | None = None, *,
     shipped packs). An event the contract does not define, one no municipality covers, or a municipality the
     given router does not cover for it, is an `UnknownEventError` at once.
     """
-    fact_types(event)  # an unknown event fails here, not inside hypothesis
+    known = router or default_router()
+    definition = known.definitions[event]  # an unknown event fails here, not inside hypothesis
     if municipality is not None:
-        parse_situation({"municipality": municipality, "event": event})  # a malformed name fails here too
+        definition.parse({"municipality": municipality, "event": event})  # a malformed name fails here too
         if router is not None:
             router.pack(municipality, event)  # UnknownEventError if the router does not cover it
-        return _event_situations(municipality, event)
-    router = router or ansvar.default_router()
+        return _event_situations(municipality, definition)
+    router = known
     covering = [m for m in router.municipalities() if event in router.events(m)]
     if not covering:
         raise UnknownEventError("event covered by some municipality", event,
                                 {e for m in router.municipalities() for e in router.events(m)})
-    return st.sampled_from(covering).flatmap(lambda m: _event_situations(m, event))
+    return st.sampled_from(covering).flatmap(lambda m: _event_situations(m, definition))
 
 
 def models(event: str, municipality: str | None = None, *,
            router: Router | None = None) -> st.SearchStrategy[SituationBase]:
     """The same situations as `situations`, as validated models (`AfklarendeSamtale`, `Afrusning`, ...)."""
-    return situations(event, municipality, router=router).map(parse_situation)
+    parse = (router or default_router()).parse_situation
+    return situations(event, municipality, router=router).map(parse)
 
 
 def any_situation(router: Router | None = None) -> st.SearchStrategy[dict[str, Any]]:
     """A valid situation of any (municipality, event) the router (default: the shipped packs) covers."""
-    router = router or ansvar.default_router()
+    router = router or default_router()
+    definitions = router.definitions
     covered = [(m, e) for m in router.municipalities() for e in router.events(m)]
-    return st.sampled_from(covered).flatmap(lambda pair: _event_situations(*pair))
+    return st.sampled_from(covered).flatmap(lambda pair: _event_situations(pair[0], definitions[pair[1]]))
