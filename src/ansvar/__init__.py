@@ -32,7 +32,7 @@ from ansvar.errors import (
 if _TYPE_CHECKING:
     from ansvar.model.decision import Contact, Decision, DecisionWarning, PackInfo, Source, Step, TraceEntry
     from ansvar.model.situation import Situation, SituationBase, parse_situation, situation_schema
-    from ansvar.render.explain import RuleWhyNot, WhyNot
+    from ansvar.model.why_not import RuleWhyNot, WhyNot
     from ansvar.routing.router import Router, shipped_rules
 
 # The models and the engine load on first use: importing ansvar (or its pytest plugin, which every pytest
@@ -40,7 +40,7 @@ if _TYPE_CHECKING:
 _LAZY = {
     **dict.fromkeys(("Contact", "Decision", "DecisionWarning", "PackInfo", "Source", "Step", "TraceEntry"),
                     "ansvar.model.decision"),
-    **dict.fromkeys(("RuleWhyNot", "WhyNot"), "ansvar.render.explain"),
+    **dict.fromkeys(("RuleWhyNot", "WhyNot"), "ansvar.model.why_not"),
     **dict.fromkeys(("Router", "shipped_rules"), "ansvar.routing.router"),
     **dict.fromkeys(("Situation", "SituationBase", "parse_situation", "situation_schema"),
                     "ansvar.model.situation"),

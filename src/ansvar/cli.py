@@ -35,7 +35,7 @@ from ansvar.errors import (
     shown,
 )
 from ansvar.render import docs as docsgen
-from ansvar.render.text import render_comparison
+from ansvar.render.comparison import render_comparison
 from ansvar.routing.router import Router, shipped_rules
 from ansvar.testing import scenarios
 

@@ -32,10 +32,10 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, NoReturn
 
-from ansvar.errors import EngineError
+from ansvar.errors import ID_PATTERN, EngineError
 
 #: Ruleset shapes the engine evaluates safely (see docs/durable-rules.md): kept with a margin, refused before
 #: the engine sees a ruleset (the loader turns the refusal into a RuleError at the pack's position).
@@ -56,7 +56,7 @@ LOCK: Final = threading.RLock()
 #: Engine errors raised while parsing a fact, before any session exists: the input was bad.
 _PARSE_ERRORS: Final = frozenset({202, 204, 302, 313, 314})
 _ERROR_CODE = re.compile(r"error code: (\d+)")
-_FACT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_FACT_NAME = re.compile(ID_PATTERN)
 MAX_FACTS = 200  # the engine fails past ~251 fields in one fact
 MAX_STRING_BYTES = 4096  # strings longer than 65,535 bytes compare wrongly; ours are short enum values
 MAX_INT = 2**53  # exact in JSON and in the engine's double arithmetic
@@ -214,11 +214,15 @@ def _check_comparison(name: str, field: str, value: object) -> None:
 
 
 class Ruleset:
-    """A compiled ruleset loaded into the engine; evaluates one fact at a time under the lock."""
+    """A compiled ruleset loaded into the engine; evaluates one fact at a time under the lock.
 
-    def __init__(self, name: str, definition: Mapping[str, Any]) -> None:
+    `silent`: rules whose firing is not reported (a catch-all that makes every fact fire something).
+    """
+
+    def __init__(self, name: str, definition: Mapping[str, Any], *, silent: Iterable[str] = ()) -> None:
         check_ruleset(definition)
         self.name = name
+        self._silent = frozenset(silent)
         self._json = json.dumps(definition, ensure_ascii=False, allow_nan=False, sort_keys=True)
         self._handle: int | None = None
         with LOCK:
@@ -297,7 +301,7 @@ class Ruleset:
             _live_sessions.add((handle, sid))
             broken = False
             try:
-                self._fire(handle, state, on_message)
+                self._fire(handle, state, on_message, self._silent)
             except _dre.error as exc:
                 # The session is in an unknown state: deleting it may crash the process. Never touch this
                 # handle again (its memory, and this session with it, is unreachable from here on).
@@ -311,11 +315,11 @@ class Ruleset:
                     _dre.delete_state(handle, sid)
 
     @staticmethod
-    def _fire(handle: int, state: int, on_fire: Callable[[str], None]) -> None:
+    def _fire(handle: int, state: int, on_fire: Callable[[str], None], silent: frozenset[str]) -> None:
         result = _dre.start_action_for_state(handle, state)
         message: str | None = result[1] if result else None
         while message:
-            if not _rule_name(message).startswith("__"):  # the catch-all
+            if _rule_name(message) not in silent:
                 try:
                     on_fire(message)
                 except BaseException:

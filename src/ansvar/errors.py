@@ -148,6 +148,10 @@ class UnknownEventError(AnsvarError, LookupError):
         return UnknownEventError(self.what, self.value, self.known, where=_within(where, self.where))
 
 
+class UnknownActorError(UnknownEventError):
+    """An actor the contract does not know (`why_not`); an `UnknownEventError`, as before it had a name."""
+
+
 class RuleError(AnsvarError):
     """A rule file that does not load; carries the file, line and column (1-based) of the problem."""
 

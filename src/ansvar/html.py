@@ -1,3 +1,5 @@
-"""Moved to `ansvar.render.html`; this import path keeps working (see docs/contract.md)."""
+"""Moved: a Decision's HTML card is `ansvar.model.decision.render_html`; this import path keeps working."""
 
-from ansvar.render.html import *  # noqa: F403 - the old path re-exports the module whole
+from ansvar.model.decision import OVERDUE_WARNINGS, render_html
+
+__all__ = ["OVERDUE_WARNINGS", "render_html"]

@@ -318,7 +318,7 @@ def create_app(router: Router | None = None) -> FastAPI:
 def serve(host: str = "127.0.0.1", port: int = 8000,
           rule_dirs: Iterable[FilePath | str] | None = None) -> None:
     """Run the HTTP service on uvicorn until interrupted (`rule_dirs`: default the shipped packs)."""
-    router = Router(rule_dirs) if rule_dirs is not None else ansvar.default_router()
+    router = Router(rule_dirs) if rule_dirs is not None else default_router()
     uvicorn.run(create_app(router), host=host, port=port)
 
 

@@ -22,7 +22,8 @@ import pytest
 import ansvar
 from ansvar.render import docs as docsgen
 from ansvar.render.docs import DIAGRAM_BACKGROUND, GraphvizError, Renderer, build
-from ansvar.routing.router import Router, cite
+from ansvar.routing.build import cite
+from ansvar.routing.router import Router
 from tests.tools import system_tool
 
 WINDOW = (1280, 1600)

@@ -16,6 +16,7 @@ import ansvar
 from ansvar import engine
 from ansvar.engine import check_ruleset
 from ansvar.packs.compiler import to_ruleset
+from ansvar.packs.names import CATCH_ALL
 from ansvar.errors import EngineError
 
 ON = dt.date(2026, 11, 23)
@@ -211,7 +212,7 @@ def failing_assert(code: int) -> CountingEngine:
 
 def test_engine_error_rebuilds_the_ruleset(monkeypatch: pytest.MonkeyPatch) -> None:
     """After an engine error mid-evaluation the old handle is abandoned and a fresh ruleset serves."""
-    ruleset = engine.Ruleset("test:rebuild", to_ruleset([]))
+    ruleset = engine.Ruleset("test:rebuild", to_ruleset([]), silent=(CATCH_ALL,))
     old = ruleset._handle
     with monkeypatch.context() as patch:
         patch.setattr(engine, "_dre", failing_assert(303))

@@ -1,4 +1,4 @@
-"""The Decision as an HTML card (ansvar.render.html.render_html), and how notebooks show a Decision."""
+"""The Decision as an HTML card (ansvar.html.render_html), and how notebooks show a Decision."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 from html.parser import HTMLParser
 
 import ansvar
-from ansvar.render.html import render_html
+from ansvar.html import render_html
 
 ON = dt.date(2026, 11, 23)
 DELIRIUM = {"municipality": "aalborg", "event": "afrusning",

@@ -1,15 +1,31 @@
 """The answer: who is responsible, what happens next, why, and on which passage of which guide.
 
-All models are frozen; `Decision.model_dump(mode="json")` is the JSON other systems receive.
+All models are frozen; `Decision.model_dump(mode="json")` is the JSON other systems receive. A Decision
+shows itself three ways, all here, all Danish: a text card (`str`, as the CLI prints it), an HTML card
+(notebooks: `_repr_html_`; inline CSS only, every text escaped, no scripts or external assets), and an
+explanation (`explain()`: the lead's rule, then every rule that fired with its tests, layer and passage).
+None holds personal data: a Decision carries no fact of the situation.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+import textwrap
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from html import escape
+from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from ansvar.errors import RoutingError
+
+#: Warning ids with a fixed meaning across packs (docs/contract.md).
+REVIEW_WARNING: Final = "vejledning_over_revisionsdato"  # routing after a contributing pack's review_by
+OVERDUE_WARNING: Final = "frist_overskredet"  # a step's deadline lies before `on`
+LATE_WARNING: Final = "frist_ikke_overholdt"  # the situation says a step was done, after its deadline
+MEDCOM_WARNING: Final = "ingen_medcom_uden_samtykke"  # no MedCom to the GP without the citizen's consent
+DEADLINE_WARNINGS: Final = (OVERDUE_WARNING, LATE_WARNING)
 
 
 class _Frozen(BaseModel):
@@ -119,34 +135,26 @@ class Decision(_Frozen):
 
     def __str__(self) -> str:
         """A plain-text card, as the CLI prints it."""
-        from ansvar.render.text import render_text  # noqa: PLC0415 - display depends on this module
-
         return render_text(self)
 
     def _repr_html_(self) -> str:
         """The Decision as an HTML card, for notebooks."""
-        from ansvar.render.html import render_html  # noqa: PLC0415 - html depends on this module
-
         return render_html(self)
 
     def _repr_mimebundle_(self, include: Collection[str] | None = None,
                           exclude: Collection[str] | None = None) -> dict[str, str]:
         """Plain text and HTML, as IPython and Jupyter ask for them (they filter by include/exclude)."""
         del include, exclude
-        from ansvar.render.html import render_html  # noqa: PLC0415 - html depends on this module
-
         return {"text/plain": str(self), "text/html": render_html(self)}
 
     def explain(self) -> str:
         """Why, in Danish: the lead's rule, then every rule that fired, its tests, layer and passage."""
-        from ansvar.render.explain import explain  # noqa: PLC0415 - explain depends on this module
-
         return explain(self)
 
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """A decision's outline: the lead and steps (actor.action), or the pack defect that prevented one.
+    """A decision's outline: the lead and steps (actor.action), or the kind of pack defect that prevented one.
 
     It also lists the fired rules, in order, and those whose lead claim was outranked.
 
@@ -155,10 +163,206 @@ class Answer:
 
     responsible: str | None
     steps: frozenset[str]
-    error: str | None = None
+    defect: type[RoutingError] | None = None
     fired: tuple[str, ...] = ()
     overridden: frozenset[str] = frozenset()
 
+    @property
+    def error(self) -> str | None:
+        """The name of the defect's class (`NoResponsibleError`, `ConflictError`), or None."""
+        return self.defect.__name__ if self.defect is not None else None
+
     def describe(self) -> str:
-        """The lead actor, or the error raised."""
+        """The lead actor, or the kind of defect."""
         return self.error or str(self.responsible)
+
+
+# --- the text card -------------------------------------------------------------------------------------
+
+WIDTH = 100
+
+
+def _contact(contact: Contact) -> str:
+    parts = [contact.name]
+    parts += [p for p in (contact.phone and f"tlf. {contact.phone}", contact.address, contact.online,
+                          contact.note) if p]
+    return ", ".join(parts)
+
+
+def _wrap(text: str, indent: str = "") -> list[str]:
+    return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=" " * len(indent)) or [indent]
+
+
+def render_text(decision: Decision) -> str:
+    """The Decision as a card: lead, steps with due dates and contacts, warnings, sources, trace."""
+    pack = decision.pack
+    lines = [
+        f"{pack.title} ({decision.municipality}, {decision.on:%d.%m.%Y})",
+        f"Ansvarlig: {decision.responsible_name} [{decision.responsible}]",
+        "",
+        "Næste skridt:" if decision.steps else "Ingen næste skridt.",
+    ]
+    for number, step in enumerate(decision.steps, 1):
+        due = f" (senest {step.due:%d.%m.%Y})" if step.due else ""
+        lines += _wrap(f"{step.actor_name}: {step.text}{due}", f"  {number}. ")
+        if step.contact:
+            lines += _wrap(f"Kontakt: {_contact(step.contact)}", "       ")
+    if decision.warnings:
+        lines += ["", "Advarsler:"]
+        for warning in decision.warnings:
+            lines += _wrap(warning.text, "  ! ")
+    lines += ["", "Kilder:"]
+    for cited in dict.fromkeys(f"{s.document} — {s.section}" for s in decision.sources):
+        lines += _wrap(cited, "  - ")
+    lines += ["", "Sporing (regler der fyrede):"]
+    for entry in decision.trace:
+        held = " og ".join(entry.conditions) or "altid"
+        note = " [tilsidesat af højere prioritet]" if entry.overridden else ""
+        lines += _wrap(f"{entry.rule}{note}: {held}", "  · ")
+    lines += ["", f"Regelsæt: {pack.document}, version {pack.version}, sha256 {pack.content_hash[:12]}"]
+    return "\n".join(lines)
+
+
+# --- the explanation -----------------------------------------------------------------------------------
+
+def explain(decision: Decision) -> str:
+    """The decision in Danish: who leads by which rule, then every rule that fired and its passage."""
+    lead = next((t for t in decision.trace
+                 if t.responsible == decision.responsible and not t.overridden), None)
+    lines = [f"{decision.pack.title} ({decision.municipality}, {decision.on:%d.%m.%Y})"]
+    if lead is not None:
+        held = " og ".join(lead.conditions) or "altid"
+        lines += _wrap(f"{decision.responsible_name} er ansvarlig efter reglen »{lead.rule}« (prioritet "
+                       f"{lead.priority}, lag {lead.layer}), fordi {held}.")
+        lines += _passage(lead.source, "  ")
+    lines += ["", "Regler, der gælder, i rækkefølge:"]
+    for number, entry in enumerate(decision.trace, 1):
+        held = " og ".join(entry.conditions) or "altid"
+        lines += _wrap(f"{entry.rule} [{entry.layer}]: når {held}", f"{number:>3}. ")
+        if entry.responsible is not None:
+            verdict = f"gør {entry.responsible} ansvarlig"
+            if entry.overridden:
+                verdict += ", men tilsidesættes af højere prioritet; dens skridt og advarsler udelades"
+            lines += _wrap(f"→ {verdict} (prioritet {entry.priority})", "       ")
+        steps = [s for s in decision.steps if s.rule == entry.rule]
+        warnings = [w for w in decision.warnings if w.rule == entry.rule]
+        if steps:
+            lines += _wrap("→ skridt: " + ", ".join(f"{s.actor}.{s.action}" for s in steps), "       ")
+        if warnings:
+            lines += _wrap("→ advarsler: " + ", ".join(w.id for w in warnings), "       ")
+        lines += _passage(entry.source, "       ")
+    router_warnings = [w for w in decision.warnings if w.rule is None]
+    if router_warnings:
+        lines += ["", "Desuden:"]
+        for warning in router_warnings:
+            lines += _wrap(warning.text, "  ! ")
+    return "\n".join(lines)
+
+
+def _passage(source: Source, indent: str) -> list[str]:
+    text = f"Kilde: {source.document} — {source.section}"
+    if source.passage:
+        text += f": »{source.passage}«"
+    return _wrap(text, indent)
+
+
+# --- the HTML card -------------------------------------------------------------------------------------
+
+#: Warnings about deadlines: shown first and in red, as the step they name.
+OVERDUE_WARNINGS = DEADLINE_WARNINGS
+
+_CARD = ("font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;font-size:14px;"
+         "line-height:1.4;color:#1f2933;background:#ffffff;border:1px solid #cbd2d9;border-radius:6px;"
+         "padding:12px 16px;max-width:780px")
+_TITLE = "margin:0 0 2px 0;font-size:15px;font-weight:600"
+_MUTED = "color:#616e7c;font-size:12px"
+_LEAD = "margin:8px 0;padding:6px 10px;background:#e3f8ff;border-left:4px solid #2680c2;border-radius:3px"
+_HEAD = "margin:10px 0 4px 0;font-size:13px;font-weight:600;text-transform:uppercase;color:#3e4c59"
+_LIST = "margin:0;padding-left:22px"
+_ITEM = "margin:2px 0"
+_CODE = "font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;color:#52606d"
+_DUE = "white-space:nowrap;color:#3e4c59"
+_LATE = "white-space:nowrap;color:#ab091e;font-weight:600"
+_WARN = "margin:2px 0;padding:3px 8px;background:#fffbea;border-left:3px solid #f0b429"
+_WARN_LATE = "margin:2px 0;padding:3px 8px;background:#ffe3e3;border-left:3px solid #ab091e;color:#610316"
+_QUOTE = "margin:4px 0 6px 12px;padding-left:8px;border-left:2px solid #cbd2d9;color:#3e4c59"
+_FOOT = "margin-top:10px;padding-top:6px;border-top:1px solid #e4e7eb;color:#616e7c;font-size:12px"
+
+
+def _e(text: object) -> str:
+    return escape(str(text), quote=True)
+
+
+def _date(day: object) -> str:
+    return f"{day:%d.%m.%Y}"
+
+
+def _steps(decision: Decision) -> list[str]:
+    late = {w.step for w in decision.warnings if w.id in OVERDUE_WARNINGS and w.step}
+    if not decision.steps:
+        return [f'<p style="{_ITEM}">Ingen næste skridt.</p>']
+    out = [f'<ol style="{_LIST}">']
+    for step in decision.steps:
+        due = ""
+        if step.due is not None:
+            overdue = f"{step.actor}.{step.action}" in late
+            label = "frist overskredet" if overdue else "senest"
+            due = f' <span style="{_LATE if overdue else _DUE}">({label} {_date(step.due)})</span>'
+        contact = (f'<br><span style="{_MUTED}">Kontakt: {_e(_contact(step.contact))}</span>'
+                   if step.contact else "")
+        out.append(f'<li style="{_ITEM}"><strong>{_e(step.actor_name)}</strong>: {_e(step.text)}{due}'
+                   f"{contact}</li>")
+    out.append("</ol>")
+    return out
+
+
+def _warning(warning: DecisionWarning) -> str:
+    if warning.id in OVERDUE_WARNINGS:  # its text names the step, the deadline and the days late
+        return (f'<div style="{_WARN_LATE}">&#9888; <strong>{_e(warning.text)}</strong> '
+                f'<span style="{_CODE}">{_e(warning.id)}</span></div>')
+    return f'<div style="{_WARN}">{_e(warning.text)} <span style="{_CODE}">{_e(warning.id)}</span></div>'
+
+
+def _sources(sources: Iterable[Source]) -> list[str]:
+    """One line per document — section (as the text card), its passages folded in a <details>."""
+    passages: dict[str, list[str]] = {}
+    for source in sources:
+        known = passages.setdefault(f"{source.document} — {source.section}", [])
+        if source.passage and source.passage not in known:
+            known.append(source.passage)
+    out = [f'<ul style="{_LIST}">']
+    for cited, quoted in passages.items():
+        if not quoted:
+            out.append(f'<li style="{_ITEM}">{_e(cited)}</li>')
+            continue
+        quotes = "".join(f'<blockquote style="{_QUOTE}">{_e(passage)}</blockquote>' for passage in quoted)
+        out.append(f'<li style="{_ITEM}"><details><summary style="cursor:pointer">{_e(cited)}</summary>'
+                   f"{quotes}</details></li>")
+    out.append("</ul>")
+    return out
+
+
+def render_html(decision: Decision) -> str:
+    """The Decision as an HTML card: lead, steps with deadlines and contacts, warnings, sources, pack."""
+    pack = decision.pack
+    html = [
+        f'<div class="ansvar-decision" lang="da" style="{_CARD}">',
+        f'<div style="{_TITLE}">{_e(pack.title)}</div>',
+        (f'<div style="{_MUTED}">{_e(decision.municipality)} · {_e(decision.event)} · '
+        f"{_date(decision.on)}</div>"),
+        (f'<div style="{_LEAD}">Ansvarlig: <strong>{_e(decision.responsible_name)}</strong> '
+        f'<span style="{_CODE}">[{_e(decision.responsible)}]</span></div>'),
+        f'<div style="{_HEAD}">Næste skridt</div>',
+        *_steps(decision),
+    ]
+    if decision.warnings:
+        # Deadlines first: an overdue step is what the reader must see before anything else.
+        ordered = sorted(decision.warnings, key=lambda w: w.id not in OVERDUE_WARNINGS)
+        html += [f'<div style="{_HEAD}">Advarsler</div>', *map(_warning, ordered)]
+    html += [f'<div style="{_HEAD}">Kilder</div>', *_sources(decision.sources)]
+    layers = " → ".join(layer.layer for layer in pack.layers)
+    html += [(f'<div style="{_FOOT}">Regelsæt: {_e(pack.document)}, version {_e(pack.version)}'
+             f'{" · lag: " + _e(layers) if layers else ""} · '
+             f'<span style="{_CODE}">sha256 {_e(pack.content_hash[:12])}</span></div>'),
+             "</div>"]
+    return "\n".join(html)

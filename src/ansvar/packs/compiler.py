@@ -15,10 +15,11 @@ Operators: `eq`, `ne`, `in`, `not_in`, `lt`, `le`, `gt`, `ge`. A null fact equal
 every value and fails every ordering. Every fact name and value is checked against the event's fact types.
 
 Each condition is brought to disjunctive normal form, and each conjunction becomes one engine rule named
-`<rule id>__<n>`, so the engine itself reports which alternative held. Shapes durable_rules misreads or
-crashes on cannot be produced: every object has one key, only whitelisted operators appear, every pattern
-is guarded against the engine's own state fact, null is tested with `$nex`/`$ex` (the engine never sees a
-null), and the limits below keep clear of the engine's fan-out, pattern and comparison limits.
+`<rule id>__<n>` (`ansvar.packs.names`), so the engine itself reports which alternative held. Shapes
+durable_rules misreads or crashes on cannot be produced: every object has one key, only whitelisted
+operators appear, every pattern is guarded against the engine's own state fact, null is tested with
+`$nex`/`$ex` (the engine never sees a null), and the limits below keep clear of the engine's fan-out,
+pattern and comparison limits (`ansvar.engine.check_ruleset` holds every ruleset to them).
 """
 
 from __future__ import annotations
@@ -34,14 +35,14 @@ from ansvar import _yaml
 from ansvar.engine import MAX_PRIORITY, STATE_GUARD
 from ansvar.errors import suggest
 from ansvar.model.events import FactType
+from ansvar.packs import names
+from ansvar.packs.names import CATCH_ALL
 
 #: Limits of the condition language, kept well inside the engine's (see `ansvar.engine`), refused at load.
 MAX_ALTERNATIVES_PER_RULE = 32  # a rule's `any`/`in` fan-out after normal form
 MAX_TESTS_PER_ALTERNATIVE = 32  # tests in one conjunction
 MAX_DEPTH = 8  # nesting of any/all
 
-CATCH_ALL = "__ansvar_catch_all__"
-SEPARATOR = "__"
 OPERATORS = ("eq", "ne", "in", "not_in", "lt", "le", "gt", "ge")
 _ORDERING = {"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}
 _SYMBOL = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
@@ -137,7 +138,7 @@ class CompiledRule:
 
     def engine_name(self, index: int) -> str:
         """The engine's name for alternative `index`."""
-        return f"{self.rule_id}{SEPARATOR}{index}"
+        return names.encode(self.rule_id, index)
 
 
 def parse_condition(when: Mapping[str, Any] | None, facts: Mapping[str, FactType]) -> tuple[Conjunction, ...]:

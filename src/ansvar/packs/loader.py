@@ -22,7 +22,6 @@ from ansvar import _yaml
 from ansvar._yaml import SpecFile as _File
 from ansvar.engine import RESERVED_NAMES, Ruleset
 from ansvar.errors import RuleError, suggest
-from ansvar.model.decision import LayerInfo, PackInfo
 from ansvar.model.events import (
     EVENTS_FOLDER,
     EventDefinition,
@@ -31,6 +30,7 @@ from ansvar.model.events import (
     shipped_definitions,
 )
 from ansvar.packs.compiler import CompiledRule, ConditionError, Test, parse_condition, to_ruleset
+from ansvar.packs.names import CATCH_ALL
 from ansvar.packs.schema import ACTORS, ROUTING_DATE, ActorSpec, LayerFile, PackMeta, RuleFile, RuleSpec
 
 LAYER_FILE = "layer.yaml"
@@ -114,23 +114,8 @@ class Pack:
     definition: EventDefinition
     content_hash: str
     ruleset: Ruleset = field(repr=False)
-    info: PackInfo = field(init=False, repr=False)
-    rank: dict[str, tuple[int, int]] = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        # The engine's rule names in the order rules fire: by the rule's place, then its alternative.
-        self.rank = {compiled.engine_name(alternative): (place, alternative)
-                     for place, compiled in enumerate(self.compiled.values())
-                     for alternative in range(len(compiled.alternatives))}
-        # Static per pack: built once here, shared by every Decision it answers.
-        meta = self.meta
-        self.info = PackInfo(
-            municipality=self.municipality.id, event=self.event, title=meta.title, document=meta.document,
-            version=meta.version, valid_from=meta.valid_from, review_by=meta.review_by,
-            content_hash=self.content_hash,
-            layers=tuple(LayerInfo(layer=p.layer.id, kind=p.layer.kind, document=p.meta.document,
-                                   version=p.meta.version, valid_from=p.meta.valid_from,
-                                   review_by=p.meta.review_by) for p in self.parts))
+    #: Each rule's place in firing order (the engine fires by it; see `ansvar.packs.compiler.to_ruleset`).
+    place: Mapping[str, int] = field(repr=False)
 
     @property
     def meta(self) -> PackMeta:
@@ -392,11 +377,12 @@ def _build(municipality: Layer, definition: EventDefinition, parts: tuple[LayerP
     content_hash = digest.hexdigest()
     name = f"ansvar:{municipality.id}:{event}:{content_hash[:12]}"
     try:
-        ruleset = Ruleset(name, engine_rules)
+        ruleset = Ruleset(name, engine_rules, silent=(CATCH_ALL,))
     except ValueError as exc:
         raise last.file.error(f"the rules exceed what durable_rules evaluates safely: {exc}",
                               ("rules",)) from None
-    return Pack(municipality, event, parts, rules, origin, compiled, definition, content_hash, ruleset)
+    place = {rule_id: number for number, rule_id in enumerate(compiled)}
+    return Pack(municipality, event, parts, rules, origin, compiled, definition, content_hash, ruleset, place)
 
 
 def _check_texts(rules: Mapping[str, RuleSpec], origin: Mapping[str, LayerPack]) -> None:

@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from ansvar.packs.schema import ROUTING_DATE
-from ansvar.routing.router import Router, cite
+from ansvar.routing.build import cite
+from ansvar.routing.router import Router
 
 if TYPE_CHECKING:
     from ansvar.model.decision import Source

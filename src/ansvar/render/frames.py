@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ansvar.model.decision import Decision
+from ansvar.model.decision import OVERDUE_WARNING, Decision
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -19,7 +19,7 @@ COLUMNS = ("municipality", "event", "on", "responsible", "responsible_name", "st
            "earliest_due", "warnings", "overdue", "content_hash")
 
 #: The warning that a step's deadline lies before the routing date.
-OVERDUE = "frist_overskredet"
+OVERDUE = OVERDUE_WARNING
 
 
 def _row(decision: Decision) -> dict[str, Any]:

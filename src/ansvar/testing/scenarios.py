@@ -36,18 +36,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-import ansvar
-from ansvar import _yaml
-from ansvar.errors import AnsvarError
-from ansvar.model.decision import Contact, Decision
-from ansvar.routing.router import Router, shipped_rules
+from ansvar import _yaml, errors
+from ansvar.errors import AnsvarError, is_id
+from ansvar.model.decision import OVERDUE_WARNING, Contact, Decision
+from ansvar.routing.router import Router, default_router, shipped_rules
 from ansvar.testing.files import SUFFIXES, has_scenarios  # noqa: F401 - re-exported: part of the API
 
 #: The routing date of a scenario that names none.
@@ -62,7 +60,9 @@ EXPECT_KEYS = frozenset({"responsible", *STEP_LISTS, *WARNING_LISTS, "due", "ove
                          "text_contains", "error"})
 CONTACT_FIELDS = frozenset(Contact.model_fields)
 
-_STEP_KEY = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+def _is_step(value: object) -> bool:
+    """`actor.action`: two ids."""
+    return isinstance(value, str) and all(is_id(part) for part in value.split(".")) and value.count(".") == 1
 
 
 class ScenarioFileError(AnsvarError):
@@ -244,7 +244,7 @@ class _Reader:
         self.unknown_keys(expect, EXPECT_KEYS, "expect key")
         if "error" in expect:
             self.error(expect)
-        if "responsible" in expect and not _is_id(expect["responsible"]):
+        if "responsible" in expect and not is_id(expect["responsible"]):
             self.fail("`responsible` must be an actor id", expect.positions["responsible"])
         for key in (*STEP_LISTS, *WARNING_LISTS):
             if key in expect:
@@ -255,7 +255,7 @@ class _Reader:
 
     def error(self, expect: _yaml.LocatedDict) -> None:
         name = expect["error"]
-        error = getattr(ansvar, name, None) if isinstance(name, str) else None
+        error = getattr(errors, name, None) if isinstance(name, str) else None
         if not (isinstance(error, type) and issubclass(error, AnsvarError)):
             self.fail("`error` must name an ansvar error class, e.g. SituationError",
                       expect.positions["error"])
@@ -268,7 +268,7 @@ class _Reader:
         if not isinstance(value, _yaml.LocatedDict):
             self.fail(f"`{key}` must be a mapping of actor.action to {what}", where)
         for step, wanted in value.items():
-            if not _STEP_KEY.match(step):
+            if not _is_step(step):
                 self.fail(f"{step!r} is not a step (actor.action)", value.key_positions[step])
             if not valid(wanted):
                 self.fail(f"`{key}` of {step}: expected {what}", value.positions[step])
@@ -278,7 +278,7 @@ class _Reader:
         if not isinstance(value, _yaml.LocatedList):
             self.fail(f"`{key}` must be a list of {what}", where)
         for entry, at in zip(value, value.positions, strict=True):
-            if not (isinstance(entry, str) and (_STEP_KEY.match(entry) if steps else _is_id(entry))):
+            if not (isinstance(entry, str) and (_is_step(entry) if steps else is_id(entry))):
                 self.fail(f"`{key}`: {entry!r} is not one of {what}", at)
 
 
@@ -288,10 +288,6 @@ def _is_date(value: object) -> bool:
 
 def _is_days(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_id(value: object) -> bool:
-    return isinstance(value, str) and re.fullmatch(r"[a-z][a-z0-9_]*", value) is not None
 
 
 def _plain(value: Any) -> Any:  # noqa: ANN401 - YAML holds any value
@@ -334,7 +330,7 @@ def router_for(rules: tuple[Path, ...] | None) -> Router:
     """
     shipped = (shipped_rules().resolve(),)
     if rules is None or rules == shipped:
-        return ansvar.default_router()
+        return default_router()
     with _routers_lock:
         if rules not in _routers:
             try:
@@ -356,7 +352,7 @@ def run(scenario: Scenario) -> Failure | None:
     try:
         decision = router_for(scenario.rules).route(scenario.situation, on=scenario.on)
     except Exception as exc:  # noqa: BLE001 - any exception is the scenario's failure, reported, never a crash
-        if expected_error is not None and isinstance(exc, getattr(ansvar, expected_error)):
+        if expected_error is not None and isinstance(exc, getattr(errors, expected_error)):
             return None
         want = f"expected {expected_error}, " if expected_error else ""
         return Failure(scenario, [f"error: {want}raised {type(exc).__name__}"], exception=exc)
@@ -413,7 +409,7 @@ def _step_mismatches(expect: Mapping[str, Any], decision: Decision, on: dt.date)
         want = days if days is None or _is_date(days) else on + dt.timedelta(days=days)
         if name in steps and steps[name].due != want:
             out.append(f"due of {name}: expected {want}, actual {steps[name].due}")
-    overdue = {w.step: w.days_overdue for w in decision.warnings if w.id == "frist_overskredet"}
+    overdue = {w.step: w.days_overdue for w in decision.warnings if w.id == OVERDUE_WARNING}
     out += [f"overdue of {name}: expected {days} days, actual {overdue.get(name)}"
             for name, days in expect.get("overdue", {}).items() if overdue.get(name) != days]
     for name, fields in expect.get("contact", {}).items():

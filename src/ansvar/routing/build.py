@@ -1,0 +1,286 @@
+"""The answer, built in one place: a pack's static parts once, then each Decision from its resolution.
+
+For every pack the first route prepares what never depends on the situation: each rule's Source, Steps
+(deadline still open) and warnings, the pack's `PackInfo`, its review warnings. A Decision then takes the
+resolved rules (`ansvar.routing.resolve`) in firing order: steps and warnings of every rule that stands,
+each (actor, action) step and each warning id once; the trace; the sources of the conclusions that stand.
+
+Deadlines. A step's `due` counts calendar months, then days, from a date of the situation or from `on`
+(python-dateutil does the month arithmetic: 31 January + 1 month is 28 or 29 February). A deadline that lies
+before `on` adds a `frist_overskredet` warning naming the step and the days overdue. A step may name the date
+fact that tells it was done (`done_on`): given, the step is left out, and if it was done after its deadline
+a `frist_ikke_overholdt` warning names the step and the days late. After a layer's `review_by`, the
+decision warns.
+
+Kept between calls, bounded: Decisions by (the engine rules that fired, the date) where no date of the
+situation enters them, and steps dated from `on`. Nothing derived from a citizen's own dates is kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from ansvar.model.decision import (
+    LATE_WARNING,
+    OVERDUE_WARNING,
+    REVIEW_WARNING,
+    Contact,
+    Decision,
+    DecisionWarning,
+    LayerInfo,
+    PackInfo,
+    Source,
+    Step,
+    TraceEntry,
+)
+from ansvar.model.events import SituationBase
+from ansvar.packs.loader import LayerPack, Pack
+from ansvar.packs.schema import ROUTING_DATE, Due, RuleSpec, SourceRef, StepSpec
+from ansvar.routing.resolve import Resolution, resolve
+
+MAX_CACHED = 4096  # Decisions and dated steps kept per pack (a day's batch shares them); cleared when full
+
+
+def pack_info(pack: Pack) -> PackInfo:
+    """Which pack answered, so the answer can be replayed: its most specific layer's header, every layer."""
+    meta = pack.meta
+    return PackInfo(
+        municipality=pack.municipality.id, event=pack.event, title=meta.title, document=meta.document,
+        version=meta.version, valid_from=meta.valid_from, review_by=meta.review_by,
+        content_hash=pack.content_hash,
+        layers=tuple(LayerInfo(layer=p.layer.id, kind=p.layer.kind, document=p.meta.document,
+                               version=p.meta.version, valid_from=p.meta.valid_from,
+                               review_by=p.meta.review_by) for p in pack.parts))
+
+
+def due_date(due: Due, situation: SituationBase, on: dt.date) -> dt.date:
+    """The date a deadline falls on: calendar months, then days, after the first `from` date that is set.
+
+    >>> import ansvar
+    >>> s = ansvar.parse_situation({"municipality": "rebild", "event": "behandlingsforloeb",
+    ...                             "treatment_ended_on": "2024-01-31"})
+    >>> due_date(Due(months=1, **{"from": "treatment_ended_on"}), s, dt.date(2024, 3, 1))
+    datetime.date(2024, 2, 29)
+    """
+    for name in due.from_:
+        start = on if name == ROUTING_DATE else getattr(situation, name)
+        if start is not None:
+            if not due.months:
+                return start + dt.timedelta(days=due.days)  # the common case, without relativedelta's cost
+            from dateutil.relativedelta import relativedelta  # noqa: PLC0415 - only for calendar months
+
+            return start + relativedelta(months=due.months, days=due.days)
+    # The loader refuses a deadline whose dates the rule's condition does not guarantee.
+    msg = f"deadline counts from {', '.join(due.from_)}, and none is set"
+    raise AssertionError(msg)
+
+
+def cite(part: LayerPack, ref: SourceRef) -> Source:
+    """The Source a rule's reference names, in the document of the layer's pack that holds it.
+
+    A passage under the event's own section is cited below it; the guide's introduction, another section,
+    or another document (a law, the regional agreement) is cited as the rule names it.
+    """
+    meta = part.meta
+    in_event = ref.in_event and ref.document is None
+    return Source(document=ref.document or meta.document,
+                  section=f"{meta.section} — {ref.section}" if in_event else ref.section, passage=ref.passage)
+
+
+@dataclass(frozen=True, slots=True)
+class _PreparedRule:
+    """One rule's static answer parts: its Source, its Steps (deadline still open) and its warnings."""
+
+    rule: RuleSpec
+    layer: str
+    source: Source
+    steps: tuple[tuple[StepSpec, Step], ...]
+    warnings: tuple[DecisionWarning, ...]
+
+
+class Answers:
+    """Builds a pack's Decisions; the parts that do not depend on the situation are built once.
+
+    Steps, warnings, sources and contacts are the same in every Decision a pack gives, but for deadlines
+    (copied with their date per route) and trace entries (cached per rule, tests held and outranking).
+    Whole Decisions are kept by the engine rules that fired and the date, where no date of the situation
+    enters them (bounded; no citizen's data is kept: a set of rule names and a routing date). Shared
+    objects are frozen, so Decisions can hold them safely.
+    """
+
+    def __init__(self, pack: Pack) -> None:
+        self.pack = pack
+        self.info = pack_info(pack)
+        self.rules: dict[str, _PreparedRule] = {}
+        for rule_id, rule in pack.rules.items():
+            part = pack.origin[rule_id]
+            source = cite(part, rule.source)
+            steps = tuple((spec, Step(
+                actor=spec.actor, actor_name=pack.actors[spec.actor].name, action=spec.action,
+                text=spec.text, due=None, contact=_contact(pack, spec.contact),
+                source=cite(part, spec.source) if spec.source else source, rule=rule_id))
+                for spec in rule.steps)
+            warnings = tuple(DecisionWarning(
+                id=w.id, text=w.text, source=cite(part, w.source) if w.source else source, rule=rule_id)
+                for w in rule.warnings)
+            self.rules[rule_id] = _PreparedRule(rule, part.layer.id, source, steps, warnings)
+        self.reviews = tuple((part.meta.review_by, DecisionWarning(
+            id=REVIEW_WARNING,
+            text=f"{part.meta.document} (version {part.meta.version}) skulle have været revideret senest "
+                 f"{part.meta.review_by:%d.%m.%Y}; kontrollér, at den stadig gælder.",
+            source=Source(document=part.meta.document, section=part.meta.section), rule=None))
+            for part in pack.parts if part.meta.review_by is not None)
+        self._trace: dict[tuple[str, tuple[str, ...], bool], TraceEntry] = {}
+        self._due: dict[tuple[str, str, str, dt.date], Step] = {}
+        #: The situation's dates some deadline or done step reads (`on` aside).
+        specs = [step for rule in pack.rules.values() for step in rule.steps]
+        self.date_facts = tuple(sorted(
+            {name for step in specs if step.due for name in step.due.from_ if name != ROUTING_DATE}
+            | {step.done_on for step in specs if step.done_on}))
+        #: Decisions by (alternatives that held, date), for situations none of whose `date_facts` is set.
+        self.decisions: dict[tuple[frozenset[str], dt.date], Decision] = {}
+
+    def decide(self, situation: SituationBase, fired: Collection[str], on: dt.date) -> Decision:
+        """The Decision for a situation whose evaluation fired the engine rules `fired`, on `on`.
+
+        Raises the pack's defect (`NoResponsibleError`, `ConflictError`) when the rules give no single lead.
+        """
+        # A Decision is fixed by the rules that fired and the date, unless a deadline or a done step reads a
+        # date of the situation: such Decisions are built each time (and no citizen's date is kept).
+        if any(getattr(situation, name) is not None for name in self.date_facts):
+            return self.build(situation, resolve(self.pack, fired), on)
+        key = (frozenset(fired), on)
+        found = self.decisions.get(key)
+        if found is None:
+            if len(self.decisions) >= MAX_CACHED:
+                self.decisions.clear()
+            found = self.decisions[key] = self.build(situation, resolve(self.pack, fired), on)
+        return found
+
+    def build(self, situation: SituationBase, resolution: Resolution, on: dt.date) -> Decision:
+        """The Decision of a resolution: its lead, the steps and warnings that stand, trace and sources."""
+        responsible = resolution.lead()
+        build = _Builder(self, situation, on)
+        for held in resolution.held:
+            build.add(held.rule.id, held.conditions, overridden=held.overridden)
+        build.overdue()
+        for review_by, warning in self.reviews:
+            if on > review_by:
+                build.warn(warning, key=(REVIEW_WARNING, warning.source.document))
+        pack = self.pack
+        return Decision(
+            municipality=pack.municipality.id, event=pack.event, on=on,
+            responsible=responsible, responsible_name=pack.actors[responsible].name,
+            steps=tuple(build.steps.values()), warnings=tuple(build.warnings.values()),
+            sources=tuple(build.sources.values()), trace=tuple(build.trace), pack=self.info,
+        )
+
+    def with_due(self, step: Step, due: dt.date, *, keep: bool) -> Step:
+        """The step with its deadline; `keep`: a deadline from `on` is kept (a day's batch shares them)."""
+        if not keep:  # counted from a citizen's own date: built for this call and never kept
+            return step.model_copy(update={"due": due})
+        key = (step.rule, step.actor, step.action, due)
+        found = self._due.get(key)
+        if found is None:
+            if len(self._due) >= MAX_CACHED:
+                self._due.clear()
+            found = self._due[key] = step.model_copy(update={"due": due})
+        return found
+
+    def trace_entry(self, rule_id: str, conditions: tuple[str, ...], *, overridden: bool) -> TraceEntry:
+        """The trace entry of a fired rule: kept per (rule, tests held, outranked), shared by Decisions."""
+        key = (rule_id, conditions, overridden)
+        entry = self._trace.get(key)
+        if entry is None:  # a benign race between threads builds an equal entry twice
+            prepared = self.rules[rule_id]
+            rule = prepared.rule
+            entry = TraceEntry(rule=rule_id, priority=rule.priority, layer=prepared.layer,
+                               responsible=rule.responsible, overridden=overridden, conditions=conditions,
+                               source=prepared.source)
+            self._trace[key] = entry
+        return entry
+
+
+def _from_on(due: Due, situation: SituationBase) -> bool:
+    """Whether a deadline counts from `on` for this situation (no earlier `from` date of it is set)."""
+    for name in due.from_:
+        if name == ROUTING_DATE:
+            return True
+        if getattr(situation, name) is not None:
+            return False
+    return False
+
+
+def _days(count: int) -> str:
+    return "dag" if count == 1 else "dage"
+
+
+def _contact(pack: Pack, actor: str | None) -> Contact | None:
+    if actor is None:
+        return None
+    known = pack.actors[actor]
+    details = known.contact.model_dump() if known.contact else {}
+    return Contact(actor=actor, name=known.name, **details)
+
+
+class _Builder:
+    """Collects a Decision's trace, steps, warnings and sources, rule by rule, each once."""
+
+    def __init__(self, prepared: Answers, situation: SituationBase, on: dt.date) -> None:
+        self.prepared = prepared
+        self.situation = situation
+        self.on = on
+        self.trace: list[TraceEntry] = []
+        self.steps: dict[tuple[str, str], Step] = {}
+        self.warnings: dict[tuple[str, ...], DecisionWarning] = {}
+        self.sources: dict[tuple[str, str, str | None], Source] = {}
+
+    def add(self, rule_id: str, conditions: tuple[str, ...], *, overridden: bool) -> None:
+        prepared = self.prepared.rules[rule_id]
+        self.trace.append(self.prepared.trace_entry(rule_id, conditions, overridden=overridden))
+        if overridden:  # its conclusions do not stand: the trace keeps it, the sources do not cite it
+            return
+        self.source(prepared.source)
+        for spec, step in prepared.steps:
+            if (spec.actor, spec.action) in self.steps:
+                continue
+            self.source(step.source)
+            built = step if spec.due is None else self.prepared.with_due(
+                step, due_date(spec.due, self.situation, self.on), keep=_from_on(spec.due, self.situation))
+            done = getattr(self.situation, spec.done_on) if spec.done_on else None
+            if done is None:
+                self.steps[spec.actor, spec.action] = built
+            elif built.due is not None and done > built.due:
+                self.late(built, done)
+        for warning in prepared.warnings:
+            self.source(warning.source)
+            self.warn(warning)
+
+    def warn(self, warning: DecisionWarning, key: tuple[str, ...] | None = None) -> None:
+        self.warnings.setdefault(key or (warning.id,), warning)
+
+    def overdue(self) -> None:
+        """A warning for every step whose deadline lies before the routing date."""
+        for step in self.steps.values():
+            if step.due is not None and step.due < self.on:
+                days = (self.on - step.due).days
+                self.deadline(OVERDUE_WARNING, step, days,
+                              f"Fristen {step.due:%d.%m.%Y} er overskredet med {days} {_days(days)}")
+
+    def late(self, step: Step, done: dt.date) -> None:
+        """A warning for a step the situation says was done, but after its deadline."""
+        assert step.due is not None  # noqa: S101 - only called for steps with a deadline
+        days = (done - step.due).days
+        self.deadline(LATE_WARNING, step, days, f"Fristen {step.due:%d.%m.%Y} blev ikke overholdt: gjort "
+                                                f"{done:%d.%m.%Y}, {days} {_days(days)} for sent")
+
+    def deadline(self, warning_id: str, step: Step, days: int, what: str) -> None:
+        self.warn(DecisionWarning(
+            id=warning_id, text=f"{what}: {step.actor_name}: {step.text}", source=step.source, rule=step.rule,
+            step=f"{step.actor}.{step.action}", due=step.due, days_overdue=days),
+            key=(warning_id, step.actor, step.action))
+
+    def source(self, source: Source) -> None:
+        self.sources.setdefault((source.document, source.section, source.passage), source)
