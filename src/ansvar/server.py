@@ -630,9 +630,12 @@ def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
     """422 without the input values; an event the contract does not know is a 404, as in the library."""
     errors = list(exc.errors())
     for error in errors:
+        loc = error.get("loc", ())
+        if error.get("type") == "union_tag_not_found":  # as the library says it (not pydantic's words)
+            error.update(loc=(*loc, "event"), type="event",
+                         msg=f"missing; known events: {', '.join(sorted(MODELS))}")
         if error.get("type") != "union_tag_invalid":
             continue
-        loc = error.get("loc", ())
         event = _event_of(exc.body, loc)
         if isinstance(event, str):
             unknown = UnknownEventError("event", event, MODELS)
