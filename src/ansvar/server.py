@@ -149,7 +149,7 @@ class Problem(BaseModel):
 
 
 class InvalidRequest(Problem):
-    """A request that does not validate (HTTP 422): every problem found, without the values sent."""
+    """A request that does not validate (HTTP 422): the problems found (the first `MAX_LISTED`), no values."""
 
     type: Literal["urn:ansvar:problem:invalid-request"] = Field(description="the problem's kind")
     status: Literal[422] = Field(description="the HTTP status code")
@@ -286,7 +286,7 @@ def create_app(router: Router | None = None) -> FastAPI:
         redoc_url=None,  # ReDoc would load from a CDN: off
     )
     app.router.route_class = _JsonBodyRoute
-    app.state.router = routes  # an unknown name is echoed only if one of its ids
+    app.state.router = routes  # a 404 echoes a name asked for only if ansvar knows it as an id
     logging.getLogger("uvicorn.access").addFilter(_ACCESS_LOG)  # once per process: the same filter
     _add_docs(app)
 
@@ -592,7 +592,7 @@ def _error_response(request: Request, exc: Exception) -> Response:
             return _problem(Problem(type=problem_type, title=PROBLEM_TITLES[problem_type], status=status,
                                     detail=f"{label}{exc}", error=type(exc).__name__))
     if isinstance(exc, HTTPException) and exc.status_code == HTTPStatus.BAD_REQUEST:
-        # FastAPI's one 400: a body it could not read as JSON (not UTF-8, say): as invalid as broken JSON.
+        # FastAPI's one 400, a body it could not read as JSON: ansvar reads bodies itself, so a fallback only.
         error = {"loc": ("body",), "msg": "the body is not JSON in UTF-8", "type": "json_invalid"}
         return _invalid(_field_errors([error]), 1)
     if isinstance(exc, HTTPException):  # Starlette's own (unknown URL or method) and ours (413, 415)
