@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 #: The shape of every id ansvar knows (facts, events, municipalities, actors). Only a value of this shape
 #: is ever repeated in a message: a CPR number or a person's name never has it.
@@ -131,8 +131,10 @@ class SituationError(AnsvarError, ValueError):
 class UnknownEventError(AnsvarError, LookupError):
     """A municipality or event no loaded rule pack covers; lists the known ones.
 
-    `value` is what was asked for; the message quotes it only when it has the shape of an id. `where`: which
-    situation asked (e.g. `situation 3` of a batch, or a file), when known.
+    `value` is what was asked for. The message never quotes it, id-shaped or not (a person's name in lower
+    case has the shape of an id): it names the known ones, and for a near miss the known one meant
+    (`unknown municipality (did you mean 'aalborg'?); known: aalborg, rebild`). Nor do `args` or `repr` hold
+    it. `where`: which situation asked (e.g. `situation 3` of a batch, or a file), when known.
     """
 
     def __init__(self, what: str, value: str, known: Iterable[str], *, where: str | None = None) -> None:
@@ -141,11 +143,20 @@ class UnknownEventError(AnsvarError, LookupError):
         self.known = sorted(known)
         self.where = where
         prefix = f"{where}: " if where else ""
-        super().__init__(f"{prefix}unknown {what} {shown(value)}; known: {', '.join(self.known) or '(none)'}")
+        super().__init__(f"{prefix}unknown {what}{suggest(value, self.known)}; "
+                         f"known: {', '.join(self.known) or '(none)'}")
 
     def at(self, where: str) -> UnknownEventError:
         """The same error, said of the situation at `where` (outside any place it named already)."""
         return UnknownEventError(self.what, self.value, self.known, where=_within(where, self.where))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # `args` holds the message alone: rebuilt from the members (a worker's error reaches its parent)
+        return _unknown_event, (self.what, self.value, self.known, self.where)
+
+
+def _unknown_event(what: str, value: str, known: list[str], where: str | None) -> UnknownEventError:
+    return UnknownEventError(what, value, known, where=where)
 
 
 class UnknownActorError(UnknownEventError):
@@ -177,7 +188,19 @@ class RuleError(AnsvarError):
 
 
 class RoutingError(AnsvarError):
-    """The rules loaded, but gave no single answer for a situation: a defect in the rule pack."""
+    """The rules loaded, but gave no single answer for a situation: a defect in the rule pack.
+
+    `message`: what went wrong; `where`: which situation (e.g. `situation 3` of a batch), when known.
+    """
+
+    def __init__(self, message: str, *, where: str | None = None) -> None:
+        self.message = message
+        self.where = where
+        super().__init__(f"{where}: {message}" if where else message)
+
+    def at(self, where: str) -> Self:
+        """The same error, of the same class, said of the situation at `where` (outside any place named)."""
+        return type(self)(self.message, where=_within(where, self.where))
 
 
 class NoResponsibleError(RoutingError):

@@ -9,13 +9,18 @@ request body of `POST /route` is the discriminated union `ansvar.Situation`, the
 Every error is an RFC 9457 problem (`application/problem+json`): `type`, `title`, `status`, `detail`, and
 `error`, the ansvar error's kind, plus the members of its type (`errors` of a 422, `what`, `value` and
 `known` of an unknown municipality or event). A body sent to `POST /route` or `/route-many` as anything but
-JSON is a 415, answered before the body is read.
+JSON is a 415, answered before the body is read. ansvar reads the JSON itself, as strictly as the command
+line: a key given twice in one object, nesting deeper than `MAX_DEPTH` or a number of more digits than
+Python converts is a 422 saying so; so is an `on` that is not a date written `YYYY-MM-DD`, or given twice.
 
-Situations are health data. No request body and no situation value is logged (uvicorn's access log shows
-method, path and status), and no error response echoes an input value: a situation that does not validate
-is a 422 listing only each problem's `loc`, `msg` and `type`; a problem has no `instance` (a path may hold
-a CPR number). Unexpected failures are a 500 with a fixed message; the log gets the exception's type and
-stack frames, never its message.
+Situations are health data. No request body and no situation value is logged: uvicorn's access log shows
+method, the route's template (`/events/{event}/schema`, never the path asked for nor its query) and status.
+No error response echoes an input value: a situation that does not validate is a 422 listing only each
+problem's `loc`, `msg` and `type` (the first `MAX_LISTED`, and how many there were); a problem has no
+`instance` (a path may hold a CPR number); an unknown municipality or event is named only if ansvar knows
+the name as another id (a name in lower case has the shape of an id, but may be a person's). Unexpected
+failures are a 500 with a fixed message; the log gets the exception's type and stack frames, never its
+message.
 """
 
 from __future__ import annotations
@@ -24,10 +29,13 @@ import datetime as dt
 import functools
 import importlib.metadata
 import importlib.resources
+import json
 import logging
 import re
+import sys
 import traceback
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from http import HTTPStatus
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal, Union
@@ -39,8 +47,10 @@ from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redi
 from fastapi.openapi.models import Example
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import ansvar
@@ -53,6 +63,7 @@ from ansvar.errors import (
     UnknownEventError,
     describe,
     is_id,
+    shown,
 )
 from ansvar.model.decision import Decision
 from ansvar.model.events import EventDefinitions, SituationBase, shipped_definitions
@@ -64,6 +75,8 @@ AnySituation = SituationBase
 
 MAX_SITUATIONS = 1000  # situations in one POST /route-many
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a full batch of situations fits with room to spare
+MAX_DEPTH = 64  # JSON nesting of a request body: a batch of situations nests 2 levels
+MAX_LISTED = 20  # problems a 422 lists in `errors` (`count` says how many were found): its body stays small
 
 #: The media type of every error response (RFC 9457).
 PROBLEM_JSON = "application/problem+json"
@@ -135,12 +148,14 @@ class Problem(BaseModel):
 
 
 class InvalidRequest(Problem):
-    """A request that does not validate (HTTP 422): every problem found, without the values sent."""
+    """A request that does not validate (HTTP 422): the problems found (the first `MAX_LISTED`), no values."""
 
     type: Literal["urn:ansvar:problem:invalid-request"] = Field(description="the problem's kind")
     status: Literal[422] = Field(description="the HTTP status code")
     error: Literal["SituationError"] = Field(description="as the library raises for such a situation")
-    errors: list[FieldError] = Field(description="every problem found, in order")
+    errors: list[FieldError] = Field(description=f"the problems found, in order: the first {MAX_LISTED}")
+    count: int = Field(ge=1, description="how many problems were found (more than `errors` lists if over "
+                                         f"{MAX_LISTED})")
 
 
 class NotFound(Problem):
@@ -151,7 +166,9 @@ class NotFound(Problem):
     error: Literal["UnknownEventError"] = Field(description="the library's error")
     what: str = Field(description="`municipality`, `event`, or `event for <municipality>`")
     value: str | None = Field(description=(
-        "the name asked for; null when it has not the shape of an id (it may be health data, never echoed)"))
+        "the name asked for when ansvar knows it as an id (an event another municipality covers, a "
+        "municipality asked for as an event); otherwise null: a name asked for may be a person's, and is "
+        "never echoed"))
     known: list[str] = Field(description="the names that would have been found")
 
 
@@ -233,8 +250,21 @@ _SWAGGER_UI = importlib.resources.files("fastapi_swagger.resources")
 _SWAGGER_UI_FILES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
                      "favicon-32x32.png": "image/png"}
 
+#: A date as `on` takes it: `YYYY-MM-DD`, nothing else (no time, no timestamp, no ISO week or basic format).
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_date(value: object) -> object:
+    """`value` if written as a date `YYYY-MM-DD` (pydantic then reads it); else a `date_parsing` error."""
+    if (isinstance(value, str) and _ISO_DATE.fullmatch(value)) or (
+            isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
+        return value
+    raise PydanticCustomError("date_parsing", "must be a date (YYYY-MM-DD)")
+
+
 OnQuery = Annotated[dt.date | None, Query(
-    description="The date to answer for (YYYY-MM-DD, default today): picks rule versions and deadlines")]
+    description="The date to answer for (YYYY-MM-DD, default today): picks rule versions and deadlines"),
+    BeforeValidator(_iso_date)]
 
 
 def create_app(router: Router | None = None) -> FastAPI:
@@ -255,9 +285,10 @@ def create_app(router: Router | None = None) -> FastAPI:
         redoc_url=None,  # ReDoc would load from a CDN: off
     )
     app.router.route_class = _JsonBodyRoute
-    app.state.events = routes.definitions
+    app.state.router = routes  # a 404 echoes a name asked for only if ansvar knows it as an id
+    logging.getLogger("uvicorn.access").addFilter(_ACCESS_LOG)  # once per process: the same filter
     _add_docs(app)
-    union = _situation_union(routes.definitions)
+    union = _situation_union(_router_events(routes))
 
     def route(situation: AnySituation, on: OnQuery = None) -> Decision:
         """Who is responsible for this situation, and what happens next, on date `on`."""
@@ -311,7 +342,8 @@ def create_app(router: Router | None = None) -> FastAPI:
     for handled in (RequestValidationError, HTTPException, SituationError, UnknownEventError, RoutingError,
                     EngineError):
         app.add_exception_handler(handled, _error_response)
-    app.add_middleware(_Guard)
+    app.add_exception_handler(_Refused, _refused)
+    app.add_middleware(_Guard, routes=app.router)
     return app
 
 
@@ -387,18 +419,121 @@ def _is_json(content_type: str | None) -> bool:
     return _JSON_MEDIA_TYPE.fullmatch(media_type) is not None
 
 
+class _Refused(Exception):  # noqa: N818 - not an error of ansvar's family: answered as a 422, never raised out
+    """A request that ansvar refuses before FastAPI validates it: its problems, as a 422 lists them."""
+
+    def __init__(self, errors: Sequence[Mapping[str, Any]]) -> None:
+        self.errors = list(errors)
+        super().__init__(f"{len(self.errors)} problem(s) in the request")  # no value: may reach a log
+
+
+class _Duplicated(dict[str, Any]):
+    """A JSON object that gave a key more than once (the last value kept, as `json` does): refused."""
+
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        super().__init__(pairs)
+        seen: set[str] = set()
+        twice: dict[str, None] = {}  # each key once, in order, however often it was given
+        for key, _ in pairs:
+            if key in seen:
+                twice[key] = None
+            seen.add(key)
+        self.keys_twice = list(twice)
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object; one that repeats a key is marked (checked linearly: a dict is as long as its pairs)."""
+    found = dict(pairs)
+    return found if len(found) == len(pairs) else _Duplicated(pairs)
+
+
+_CONTAINERS = frozenset({dict, list, _Duplicated})
+_TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep"
+
+
+def _structure(value: object) -> list[dict[str, Any]]:
+    """The duplicate keys of a parsed body, and where it nests deeper than `MAX_DEPTH`, in document order."""
+    problems: list[dict[str, Any]] = []
+    too_deep = False
+    stack: list[tuple[object, tuple[str | int, ...]]] = [(value, ())]
+    while stack:
+        node, loc = stack.pop()
+        if len(loc) >= MAX_DEPTH:  # said once, of the body, as when Python's own limit is reached
+            too_deep = True
+            continue
+        if isinstance(node, _Duplicated):
+            problems.extend({"loc": ("body", *loc, key), "msg": f"duplicate key {shown(key)}",
+                             "type": "json_duplicate_key"} for key in node.keys_twice)
+        values = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        if _CONTAINERS.isdisjoint(map(type, values)):  # at C speed: most lists hold no container
+            continue
+        keyed: Iterable[tuple[str | int, object]] = node.items() if isinstance(node, dict) else enumerate(
+            node)  # type: ignore[arg-type] # node is a list here
+        stack.extend(reversed([(child, (*loc, at)) for at, child in keyed if type(child) in _CONTAINERS]))
+    if too_deep:
+        problems.insert(0, {"loc": ("body",), "msg": _TOO_DEEP, "type": "json_too_deep"})
+    return problems
+
+
+def _read_json(raw: bytes) -> Any:  # noqa: ANN401 - any JSON value
+    """A request body as JSON, or `_Refused` saying in one line what is wrong with it (never a value)."""
+    problem: tuple[str, str]
+    try:
+        value = json.loads(raw, object_pairs_hook=_object)
+    except json.JSONDecodeError as exc:  # its reason only: an escape's message would quote the characters
+        problem = (f"not JSON: {exc.msg.partition(':')[0]} (line {exc.lineno}, column {exc.colno})",
+                   "json_invalid")
+    except UnicodeDecodeError:
+        problem = ("the body is not JSON in UTF-8", "json_invalid")
+    except RecursionError:
+        problem = (_TOO_DEEP, "json_too_deep")
+    except ValueError:  # the one other: an integer of more digits than Python converts
+        limit = sys.get_int_max_str_digits()
+        problem = (f"a number with more than {limit} digits", "json_number_too_long")
+    else:
+        problems = _structure(value)
+        if problems:
+            raise _Refused(problems)
+        return value
+    raise _Refused([{"loc": ("body",), "msg": problem[0], "type": problem[1]}])
+
+
+class _JsonRequest(Request):
+    """A request whose JSON body ansvar reads itself (`_read_json`): FastAPI's documented custom Request."""
+
+    async def json(self) -> Any:  # noqa: ANN401 - any JSON value
+        """The body as JSON, read once; `_Refused` if it is not JSON ansvar takes."""
+        if not hasattr(self, "_ansvar_json"):
+            self._ansvar_json = _read_json(await self.body())
+        return self._ansvar_json
+
+
 class _JsonBodyRoute(APIRoute):
-    """A route whose request body must be sent as JSON: any other Content-Type, or none, is a 415."""
+    """A route whose body must be sent as JSON (else a 415), read by ansvar, and whose query has no repeats.
+
+    Any other Content-Type, or none, is a 415; ansvar reads the JSON itself (`_read_json`); a query
+    parameter given twice is a 422 (FastAPI would take the last one silently).
+    """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """FastAPI's handler, after the Content-Type check where the route takes a body."""
+        """FastAPI's handler, after the Content-Type check, the query and the body read."""
         handler = super().get_route_handler()
-        if self.body_field is None:
+        takes_body = self.body_field is not None
+        queries = tuple(field.alias for field in self.dependant.query_params)
+        if not takes_body and not queries:
             return handler
 
         async def checked(request: Request) -> Response:
-            if not _is_json(request.headers.get("content-type")):
+            if takes_body and not _is_json(request.headers.get("content-type")):
                 raise UnsupportedMediaType
+            twice = [name for name in queries if len(request.query_params.getlist(name)) > 1]
+            if twice:
+                raise _Refused([{"loc": ("query", name), "msg": "given more than once", "type": "duplicate"}
+                                for name in twice])
+            if takes_body:
+                request = _JsonRequest(request.scope, request.receive)
+                if await request.body():  # an empty body is FastAPI's to call missing
+                    await request.json()  # here, not in FastAPI's handler: it would answer any error as a 400
             return await handler(request)
 
         return checked
@@ -455,22 +590,21 @@ def _title(status: int) -> str:
 
 def _error_response(request: Request, exc: Exception) -> Response:
     """The response to each error the endpoints and FastAPI raise on purpose."""
-    app = request.scope.get("app")
-    events: EventDefinitions = getattr(getattr(app, "state", None), "events", None) or shipped_definitions()
+    events = _events(request)
     if isinstance(exc, RequestValidationError):
-        return _invalid_request(exc, events)
+        return _invalid_request(request, exc, events)
     if isinstance(exc, SituationError):
         return _invalid_situation(exc, events)
     if isinstance(exc, UnknownEventError):
-        return _unknown(exc)
+        return _unknown(request, exc)
     for kind, status, problem_type, label in _STATUS:
         if isinstance(exc, kind):
             return _problem(Problem(type=problem_type, title=PROBLEM_TITLES[problem_type], status=status,
                                     detail=f"{label}{exc}", error=type(exc).__name__))
     if isinstance(exc, HTTPException) and exc.status_code == HTTPStatus.BAD_REQUEST:
-        # FastAPI's one 400: a body it could not read as JSON (not UTF-8, say): as invalid as broken JSON.
+        # FastAPI's one 400, a body it could not read as JSON: ansvar reads bodies itself, so a fallback only.
         error = {"loc": ("body",), "msg": "the body is not JSON in UTF-8", "type": "json_invalid"}
-        return _invalid(_field_errors([error], events))
+        return _invalid(_field_errors([error], events), 1)
     if isinstance(exc, HTTPException):  # Starlette's own (unknown URL or method) and ours (413, 415)
         body = Problem(type="about:blank", title=_title(exc.status_code), status=exc.status_code,
                        detail=str(exc.detail), error=type(exc).__name__)
@@ -478,46 +612,83 @@ def _error_response(request: Request, exc: Exception) -> Response:
     raise exc  # registered for the classes above only
 
 
-def _invalid(errors: list[FieldError]) -> Response:
-    """The 422 problem: every error in `errors`, and the first few (locations and messages) in `detail`."""
+def _refused(_request: Request, exc: Exception) -> Response:
+    """The 422 of a request ansvar refused before FastAPI validated it (its JSON, a repeated query)."""
+    errors = exc.errors if isinstance(exc, _Refused) else []
+    return _invalid([_field_error(e) for e in errors[:MAX_LISTED]], len(errors))
+
+
+def _field_error(error: Mapping[str, Any]) -> FieldError:
+    """One problem ansvar found itself (already in its words), its location's keys withheld unless ids."""
+    loc = [p if isinstance(p, int) or is_id(p) else "(no id)" for p in error["loc"]]
+    return FieldError(loc=loc, msg=str(error["msg"]), type=str(error["type"]))
+
+
+def _invalid(errors: list[FieldError], count: int) -> Response:
+    """The 422 problem: `errors` (at most `MAX_LISTED` of the `count` found), the first few in `detail`."""
+    errors = errors[:MAX_LISTED]
+    count = max(count, len(errors))
     shown = "; ".join(f"{'.'.join(str(p) for p in e.loc) or '(request)'}: {e.msg}" for e in errors[:3])
-    more = f"; and {len(errors) - 3} more" if len(errors) > 3 else ""
+    more = f"; and {count - 3} more" if count > 3 else ""
     return _problem(InvalidRequest(type="urn:ansvar:problem:invalid-request",
                                    title=PROBLEM_TITLES["urn:ansvar:problem:invalid-request"], status=422,
                                    detail=f"invalid request: {shown}{more}", error="SituationError",
-                                   errors=errors))
+                                   errors=errors, count=count))
 
 
-def _invalid_request(exc: RequestValidationError, events: EventDefinitions) -> Response:
+def _invalid_request(request: Request, exc: RequestValidationError, events: EventDefinitions) -> Response:
     """422 without the input values; an event the contract does not know is a 404, as in the library."""
     errors = list(exc.errors())
     for error in errors:
+        loc = error.get("loc", ())
+        if error.get("type") == "union_tag_not_found":  # as the library says it (not pydantic's words)
+            error.update(loc=(*loc, "event"), type="event",
+                         msg=f"missing; known events: {', '.join(sorted(events))}")
         if error.get("type") != "union_tag_invalid":
             continue
-        event = _event_of(exc.body, error.get("loc", ()))
+        event = _event_of(exc.body, loc)
         if isinstance(event, str):
-            return _unknown(UnknownEventError("event", event, events))
-        error.update(loc=(*error.get("loc", ()), "event"), type="event",
+            unknown = UnknownEventError("event", event, events)
+            at = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None  # an item of a batch
+            return _unknown(request, unknown if at is None else unknown.at(f"situation {at}"))
+        error.update(loc=(*loc, "event"), type="event",
                      msg=f"must be a string; known events: {', '.join(sorted(events))}")
-    return _invalid(_field_errors(errors, events))
+    # Only the listed ones are described (a misspelt key's suggestion costs): 60,000 keys stay cheap.
+    return _invalid(_field_errors(errors[:MAX_LISTED], events), len(errors))
 
 
 def _invalid_situation(exc: SituationError, events: EventDefinitions) -> Response:
     # Raised by the router after the body validated: only `on` is left to check (its range).
     errors = [{**e, "loc": ("query", *e["loc"]) if tuple(e["loc"][:1]) == ("on",) else ("body", *e["loc"])}
               for e in exc.errors]
-    return _invalid(_field_errors(errors, events))
+    return _invalid(_field_errors(errors[:MAX_LISTED], events), len(errors))
 
 
-def _unknown(exc: UnknownEventError) -> Response:
-    value = exc.value if is_id(exc.value) else None
-    named = repr(value) if value is not None else "(a value that is no id)"
-    known = ", ".join(exc.known) or "(none)"
+def _events(request: Request) -> EventDefinitions:
+    """The events of the app's router."""
+    return _router_events(getattr(getattr(request.scope.get("app"), "state", None), "router", None))
+
+
+def _router_events(router: object) -> EventDefinitions:
+    """A router's events; the shipped ones for a stand-in that knows none (a test double, say)."""
+    events = getattr(router, "definitions", None)
+    return events if isinstance(events, EventDefinitions) else shipped_definitions()
+
+
+def _known_ids(request: Request) -> frozenset[str]:
+    """Every municipality and event name ansvar knows: not a citizen's, whatever was asked."""
+    router = getattr(request.app.state, "router", None)
+    municipalities = router.municipalities() if isinstance(router, Router) else ()
+    return frozenset(_events(request)).union(municipalities)
+
+
+def _unknown(request: Request, exc: UnknownEventError) -> Response:
+    # The library's message, which names no value; `value` only if it is some other id ansvar knows.
+    value = exc.value if exc.value in _known_ids(request) else None
     return _problem(NotFound(
         type="urn:ansvar:problem:unknown-municipality-or-event",
         title=PROBLEM_TITLES["urn:ansvar:problem:unknown-municipality-or-event"], status=404,
-        detail=f"unknown {exc.what} {named}; known: {known}", error="UnknownEventError",
-        what=exc.what, value=value, known=list(exc.known)))
+        detail=str(exc), error="UnknownEventError", what=exc.what, value=value, known=list(exc.known)))
 
 
 class RequestTooLarge(HTTPException):
@@ -527,27 +698,78 @@ class RequestTooLarge(HTTPException):
         super().__init__(413, f"request body larger than {MAX_BODY_BYTES} bytes")
 
 
+#: The route template of the request whose response is starting, while uvicorn writes its access line.
+_ROUTE_TEMPLATE: ContextVar[str | None] = ContextVar("ansvar_route_template", default=None)
+_NO_ROUTE = "(no route)"  # what the access log shows for a path no route matches
+
+
+class _AccessLogFilter(logging.Filter):
+    """uvicorn's access line of this app's requests names the route's template, not the path asked for.
+
+    uvicorn logs `client - "METHOD path?query HTTP/v" status` as the response starts, from within the
+    app's call to send it: `_Guard` has set `_ROUTE_TEMPLATE` around that call, so a path segment or query
+    value (a CPR number, a name) never reaches the log. A line of some other app is left alone; one of this
+    app's whose shape is not uvicorn's known one is dropped rather than risk it.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        template = _ROUTE_TEMPLATE.get()
+        if template is None:
+            return True
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5:  # client, method, path, version, status
+            record.args = (args[0], args[1], template, args[3], args[4])
+            return True
+        return False
+
+
+_ACCESS_LOG = _AccessLogFilter()
+
+
+def _template(scope: Scope, routes: Any) -> str:  # noqa: ANN401 - Starlette's router
+    """The template of the route serving `scope` (`/events/{event}/schema`): never a value of the path."""
+    route = scope.get("route")
+    if route is None:  # answered before routing (a 413): the route it would have gone to
+        route = next((r for r in getattr(routes, "routes", ()) if r.matches(scope)[0] != Match.NONE), None)
+    template = getattr(route, "path_format", None)
+    return template if isinstance(template, str) else _NO_ROUTE
+
+
 class _Guard:
     """Around the app: a bounded request body, and a problem 500 for any exception nothing else handled.
 
     Starlette's own last resort would answer in plain text and log the exception's message, which may
     carry values; this sits just inside it, so nothing reaches it. The log gets the exception's type and stack
-    frames, never its message.
+    frames, never its message; it and uvicorn's access line name the route's template, never the path.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, routes: Any = None) -> None:  # noqa: ANN401 - Starlette's router
         self.app = app
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = dict(scope.get("headers", ())).get(b"content-length", b"")
-        if length.isdigit() and int(length) > MAX_BODY_BYTES:
-            await _error_response(Request(scope), RequestTooLarge())(scope, receive, send)
-            return
         started = False
         received = 0
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] != "http.response.start":
+                await send(message)
+                return
+            started = True
+            template = _ROUTE_TEMPLATE.set(_template(scope, self.routes))  # for uvicorn's access line
+            try:
+                await send(message)
+            finally:
+                _ROUTE_TEMPLATE.reset(template)
+
+        length = dict(scope.get("headers", ())).get(b"content-length", b"")
+        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+            await _error_response(Request(scope), RequestTooLarge())(scope, receive, watch)
+            return
 
         async def bounded() -> Message:
             nonlocal received
@@ -557,20 +779,14 @@ class _Guard:
                 raise RequestTooLarge
             return message
 
-        async def watch(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
         try:
             await self.app(scope, bounded, watch)
         except Exception as exc:  # noqa: BLE001 - the last resort: every exception, answered and logged
             frames = "".join(traceback.format_tb(exc.__traceback__))
             logger.error("unexpected %s in %s %s (message withheld: may hold situation values)\n%s",  # noqa: TRY400
-                         type(exc).__name__, scope.get("method"), scope.get("path"), frames)
+                         type(exc).__name__, scope.get("method"), _template(scope, self.routes), frames)
             if started:  # too late for a response: end it; re-raising would log the message
                 return
             body = Problem(type="about:blank", title=_title(500), status=500,
                            detail="internal error; the server log says where", error="InternalError")
-            await _problem(body)(scope, receive, send)
+            await _problem(body)(scope, receive, watch)

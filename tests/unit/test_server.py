@@ -212,7 +212,9 @@ def test_event_schema(client: httpx.Client) -> None:
     missing = client.get("/events/afruzning/schema")
     assert missing.status_code == 404
     assert missing.json()["known"] == sorted(ansvar.model.situation.MODELS)
-    assert missing.json()["value"] == "afruzning"
+    assert missing.json()["value"] is None  # not a name ansvar knows: never echoed, but what it meant is said
+    assert "(did you mean 'afrusning'?)" in missing.json()["detail"]
+    _no_values(missing, "afruzning")
     odd = client.get("/events/a/b/schema")  # not an id: the name is withheld, but still a 404 of this route
     assert (odd.status_code, odd.json()["value"], odd.json()["what"]) == (404, None, "event")
     _no_values(client.get(f"/events/{CPR}/schema"), CPR)
@@ -246,7 +248,7 @@ def test_invalid_field_is_422_with_loc(client: httpx.Client) -> None:
         "type": INVALID, "title": "Invalid request", "status": 422, "error": "SituationError",
         "detail": "invalid request: body.withdrawal_symptoms: must be true or false",
         "errors": [{"loc": ["body", "withdrawal_symptoms"], "msg": "must be true or false",
-                    "type": "bool_type"}]}
+                    "type": "bool_type"}], "count": 1}
     many = client.post("/route-many", json=[CONTRACT_EXAMPLE, situation])
     assert [e["loc"] for e in _problem(many, 422, INVALID, "SituationError")["errors"]] == [
         ["body", 1, "withdrawal_symptoms"]]
@@ -279,11 +281,11 @@ def test_422_never_echoes_input(client: httpx.Client, path: str, content: object
 
 
 def test_unknown_municipality_is_404(client: httpx.Client) -> None:
-    """An unknown municipality is a 404 with what, value and the known municipalities."""
+    """An unknown municipality is a 404 with what and the known municipalities; the name is not echoed."""
     response = client.post("/route", json={**CONTRACT_EXAMPLE, "municipality": "odense"})
     body = _problem(response, 404, UNKNOWN, "UnknownEventError")
-    assert (body["what"], body["value"], body["known"]) == ("municipality", "odense", ["aalborg", "rebild"])
-    assert "odense" in body["detail"]
+    assert (body["what"], body["value"], body["known"]) == ("municipality", None, ["aalborg", "rebild"])
+    _no_values(response, "odense")
 
 
 def test_404_withholds_what_is_no_id(client: httpx.Client) -> None:
@@ -300,13 +302,15 @@ def test_unknown_event_is_404(client: httpx.Client) -> None:
     """An event no pack covers is a 404, for a single route, in a batch, and for a municipality's events."""
     response = client.post("/route", json={"municipality": "aalborg", "event": "afruzning"})
     assert response.status_code == 404
-    assert (response.json()["what"], response.json()["value"]) == ("event", "afruzning")
+    assert (response.json()["what"], response.json()["value"]) == ("event", None)
     assert "afrusning" in response.json()["known"]
     many = client.post("/route-many", json=[CONTRACT_EXAMPLE, {"municipality": "aalborg", "event": "nej"}])
-    assert (many.status_code, many.json()["value"]) == (404, "nej")
+    assert (many.status_code, many.json()["value"]) == (404, None)
+    assert many.json()["detail"].startswith("situation 1: unknown event; known: ")
     other = client.post("/route", json={"municipality": "rebild", "event": "koerekort_stoffer"})
     assert other.status_code == 404
     assert other.json()["what"] == "event for rebild"
+    assert other.json()["value"] == "koerekort_stoffer"  # an event ansvar knows (Aalborg's): not a citizen's
     assert "udredning" in other.json()["known"]
 
 
@@ -400,7 +404,7 @@ def test_unexpected_error_is_500_without_traceback(failing: tuple[_FailingRouter
 
 
 def test_logs_show_paths_not_values(live: _LiveServer, client: httpx.Client) -> None:
-    """The access log names method, path and status; no situation value or request body reaches a log."""
+    """The access log names method, route template and status; no query, situation value or body is logged."""
     live.records.lines.clear()
     course = {**REBILD_COURSE, "clarifying_conversation_on": "2025-08-05"}
     client.post("/route", json=course, params={"on": ON})
@@ -408,7 +412,8 @@ def test_logs_show_paths_not_values(live: _LiveServer, client: httpx.Client) -> 
     client.post("/route-many", json=[{**CONTRACT_EXAMPLE, "seizures": CPR}])
     time.sleep(0.05)  # the access line is written after the response is sent
     text = live.records.text
-    assert f'"POST /route?on={ON} HTTP/1.1" 200' in text
+    assert '"POST /route HTTP/1.1" 200' in text
+    assert ON not in text  # the query is not logged
     assert '"POST /route HTTP/1.1" 422' in text
     assert '"POST /route-many HTTP/1.1" 422' in text
     for value in (CPR, "2025-08-05", "alkohol", "delirium", "withdrawal", "behandlingsforloeb"):
@@ -462,7 +467,7 @@ def test_every_error_is_a_problem(client: httpx.Client, method: str, path: str, 
     status, problem_type, _ = expected
     body = _problem(response, *expected)
     members = {"type", "title", "status", "detail", "error"}
-    extension = {INVALID: {"errors"}, UNKNOWN: {"what", "value", "known"}}.get(problem_type, set())
+    extension = {INVALID: {"errors", "count"}, UNKNOWN: {"what", "value", "known"}}.get(problem_type, set())
     assert set(body) == members | extension
     if status == 405:
         assert response.headers["allow"] == "POST"  # the headers of Starlette's error are kept
@@ -474,8 +479,8 @@ def test_problem_examples(client: httpx.Client) -> None:
     assert unknown.json() == {
         "type": UNKNOWN, "title": "Unknown municipality or event", "status": 404,
         "error": "UnknownEventError",
-        "detail": "unknown municipality 'odense'; known: aalborg, rebild",
-        "what": "municipality", "value": "odense", "known": ["aalborg", "rebild"]}
+        "detail": "unknown municipality; known: aalborg, rebild",
+        "what": "municipality", "value": None, "known": ["aalborg", "rebild"]}
     unsupported = client.post("/route", content=b"{}", headers={"content-type": "text/plain"})
     assert unsupported.json() == {
         "type": "about:blank", "title": "Unsupported Media Type", "status": 415,
@@ -571,13 +576,13 @@ def test_municipality_events(client: httpx.Client) -> None:
 
 
 def test_municipality_events_unknown_is_404(client: httpx.Client) -> None:
-    """An unknown municipality is a 404 problem naming it if it is an id, withholding it if it is not."""
+    """An unknown municipality is a 404 problem listing the known ones, withholding the name asked for."""
     body = _problem(client.get("/events/odense"), 404, UNKNOWN, "UnknownEventError")
-    assert (body["what"], body["value"], body["known"]) == ("municipality", "odense", ["aalborg", "rebild"])
-    for name in (CPR, "Jens Hansen", "a/b"):
+    assert (body["what"], body["value"], body["known"]) == ("municipality", None, ["aalborg", "rebild"])
+    for name in (CPR, "Jens Hansen", "a/b", "hansen"):
         response = client.get(f"/events/{name}")
         assert _problem(response, 404, UNKNOWN, "UnknownEventError")["value"] is None
-        _no_values(response, CPR, "010203", "Jens", "a/b")
+        _no_values(response, CPR, "010203", "Jens", "a/b", "hansen")
 
 
 def test_municipality_events_leave_schema_route_alone(client: httpx.Client) -> None:
@@ -631,7 +636,7 @@ def _wait_healthy(url: str, process: subprocess.Popen[str]) -> None:
 
 @pytest.mark.parametrize("command", ["serve", "cli"])
 def test_serve_runs_uvicorn(command: str) -> None:
-    """serve() and `ansvar serve --port` run the service; the access log shows paths and no values."""
+    """serve() and `ansvar serve --port` run the service; the access log shows route templates, no values."""
     port = _free_port()
     code = {"serve": f"from ansvar.server import serve; serve(port={port})",
             "cli": f"from ansvar.cli import main; main(['serve', '--port', '{port}'])"}[command]
@@ -640,14 +645,17 @@ def test_serve_runs_uvicorn(command: str) -> None:
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         _wait_healthy(f"http://127.0.0.1:{port}", process)
-        routed = httpx.post(f"http://127.0.0.1:{port}/route", json=CONTRACT_EXAMPLE)
+        routed = httpx.post(f"http://127.0.0.1:{port}/route", json=CONTRACT_EXAMPLE, params={"on": ON})
         assert routed.json()["responsible"] == "region_akutmodtagelse"
+        assert httpx.get(f"http://127.0.0.1:{port}/events/Jens Hansen/schema").status_code == 404
     finally:
         process.terminate()
         out, err = process.communicate(timeout=10)
     log = out + err  # uvicorn's access log goes to stdout, its error log to stderr
     assert '"POST /route HTTP/1.1" 200' in log
-    assert "delirium" not in log
+    assert '"GET /events/{event}/schema HTTP/1.1" 404' in log  # uvicorn's own logging setup keeps the filter
+    for value in ("delirium", ON, "Jens", "Hansen"):
+        assert value not in log
 
 
 @pytest.mark.parametrize("missing", ["fastapi", "uvicorn", "fastapi_swagger"])

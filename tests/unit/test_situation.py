@@ -60,7 +60,7 @@ def test_missing_or_unknown_event() -> None:
 
 def test_unknown_municipality_lists_known() -> None:
     """A municipality without packs is an UnknownEventError listing the known ones."""
-    with pytest.raises(ansvar.UnknownEventError, match="unknown municipality 'aarhus'; known: aalborg"):
+    with pytest.raises(ansvar.UnknownEventError, match="^unknown municipality; known: aalborg"):
         ansvar.route({"municipality": "aarhus", "event": "afrusning"})
 
 
@@ -176,9 +176,10 @@ def test_on_that_is_no_date_says_what_it_is(on: object, message: str) -> None:
 
 
 @pytest.mark.parametrize(("second", "what"), [
-    ({"municipality": "aarhus", "event": "afrusning"}, "unknown municipality 'aarhus'"),
-    ({"municipality": "aalborg", "event": "afruzning"}, "unknown event 'afruzning'"),
-    ({"municipality": "rebild", "event": "behandlingstilbud"}, "unknown event for rebild 'behandlingstilbud'"),
+    ({"municipality": "aarhus", "event": "afrusning"}, "unknown municipality"),
+    ({"municipality": "aalborg", "event": "afruzning"}, "unknown event (did you mean 'afrusning'?)"),
+    ({"municipality": "rebild", "event": "behandlingstilbud"},
+     "unknown event for rebild (did you mean 'behandlingsforloeb'?)"),
 ])
 def test_route_many_names_the_situation_no_pack_covers(second: dict[str, str], what: str) -> None:
     """In a batch, an unknown municipality or event names the index of the situation, as a bad fact does."""

@@ -150,21 +150,17 @@ class Router:
         """
         day = _check_date(on)
         parsed = [self.parse_situation(s, where=f"situation {i}") for i, s in enumerate(situations)]
-        if processes is not None and processes > 1 and len(parsed) >= 2 * PROCESS_CHUNK:
-            from ansvar.routing import pool  # noqa: PLC0415 - multiprocessing only when asked for
-
-            return pool.route_many(self.rule_dirs, parsed, day, processes, PROCESS_CHUNK)
         groups: dict[tuple[str, str], list[int]] = {}
         for index, situation in enumerate(parsed):
             groups.setdefault((situation.municipality, situation.event), []).append(index)
-        packs: dict[tuple[str, str], Pack] = {}
-        for key, indexes in groups.items():  # unknown municipality or event: raise before any is routed
+        packs = self._packs_in_force(groups, day)
+        if processes is not None and processes > 1 and len(parsed) >= 2 * PROCESS_CHUNK:
+            from ansvar.routing import pool  # noqa: PLC0415 - multiprocessing only when asked for
+
             try:
-                packs[key] = self.pack(*key)
-            except UnknownEventError as exc:
-                raise exc.at(f"situation {indexes[0]}") from None
-        for pack in packs.values():
-            _check_in_force(pack, day)
+                return pool.route_many(self.rule_dirs, parsed, day, processes, PROCESS_CHUNK)
+            except RoutingError as exc:  # a worker numbers the situations of its chunk: not the batch's
+                raise type(exc)(exc.message) from None
         decisions: list[Decision | None] = [None] * len(parsed)
         for key, indexes in groups.items():
             pack, answers = packs[key], self._answers(packs[key])
@@ -177,8 +173,27 @@ class Router:
 
                 pack.ruleset.evaluate_many([_engine_fact(pack, parsed[i]) for i in chunk], collect)
                 for at, index in enumerate(chunk):
-                    decisions[index] = answers.decide(parsed[index], fired[at], day)
+                    try:
+                        decisions[index] = answers.decide(parsed[index], fired[at], day)
+                    except RoutingError as exc:  # a pack defect (conflict, nobody responsible): say where
+                        raise exc.at(f"situation {index}") from None
         return decisions  # type: ignore[return-value] # every index was filled above
+
+    def _packs_in_force(self, groups: Mapping[tuple[str, str], Sequence[int]],
+                        day: dt.date) -> dict[tuple[str, str], Pack]:
+        """Each group's pack, or the error of the first situation asking for one unknown or not in force."""
+        packs: dict[tuple[str, str], Pack] = {}
+        for key, indexes in groups.items():  # unknown municipality or event: raise before any is routed
+            try:
+                packs[key] = self.pack(*key)
+            except UnknownEventError as exc:
+                raise exc.at(f"situation {indexes[0]}") from None
+        for key, indexes in groups.items():  # and a pack not in force yet
+            try:
+                _check_in_force(packs[key], day)
+            except RoutingError as exc:
+                raise exc.at(f"situation {indexes[0]}") from None
+        return packs
 
     def outline(self, situation: SituationBase | Mapping[str, Any], on: dt.date | None = None) -> Answer:
         """The lead and the steps only (or the pack defect), without a Decision: for bulk analysis."""
