@@ -251,9 +251,17 @@ class EventDefinition:
 class EventDefinitions(Mapping[str, EventDefinition]):
     """The events a router knows: the shipped ones and those its rule directories bring, by id."""
 
-    def __init__(self, events: Mapping[str, EventDefinition], common: Mapping[str, FactSpec]) -> None:
+    def __init__(self, events: Mapping[str, EventDefinition], common: Mapping[str, FactSpec],
+                 common_file: tuple[Path, bytes] | None = None) -> None:
         self._events = dict(events)
         self.common = common
+        self.common_file = common_file
+
+    def files(self) -> dict[Path, bytes]:
+        """Every event file these definitions were read from (the common facts' included), with its bytes."""
+        found = dict([self.common_file]) if self.common_file else {}
+        found.update((d.path, d.raw) for d in self._events.values() if d.path is not None)
+        return found
 
     def __getitem__(self, event: str) -> EventDefinition:
         try:
@@ -299,7 +307,7 @@ class EventDefinitions(Mapping[str, EventDefinition]):
         for path in paths:
             definition = _load_event(SpecFile(path), self.common, events, frozenset(reserved))
             events[definition.id] = definition
-        return EventDefinitions(events, self.common)
+        return EventDefinitions(events, self.common, self.common_file)
 
 
 def _load_event(file: SpecFile, common: Mapping[str, FactSpec], known: Mapping[str, EventDefinition],
@@ -377,7 +385,7 @@ def load_events(folder: Path) -> EventDefinitions:
     common = common_file.validate(CommonSpec).facts
     _check_facts(common_file, common, common)
     files = sorted(p for p in folder.glob("*.yaml") if p.name != COMMON_FILE)
-    return EventDefinitions({}, common).with_files(files)
+    return EventDefinitions({}, common, (common_file.path, common_file.raw)).with_files(files)
 
 
 @functools.cache

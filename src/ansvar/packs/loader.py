@@ -152,6 +152,12 @@ class Catalogue:
     packs: Mapping[tuple[str, str], Pack]
     events: EventDefinitions
 
+    def files(self) -> dict[Path, bytes]:
+        """Every rule file this catalogue was loaded from, with the bytes that were read."""
+        found = {layer.file.path: layer.file.raw for layer in self.layers.values()}
+        found.update((pack.path, pack.file.raw) for pack in self.layer_packs.values())
+        return found
+
 
 def find_layer_dirs(rule_dirs: Iterable[Path], problems: Problems | None = None) -> list[Path]:
     """Every layer folder under the given rule directories, in order."""
@@ -182,15 +188,17 @@ def find_layer_dirs(rule_dirs: Iterable[Path], problems: Problems | None = None)
     return list(found.values())
 
 
-def load(rule_dirs: Iterable[Path], problems: Problems | None = None) -> Catalogue:
+def load(rule_dirs: Iterable[Path], problems: Problems | None = None,
+         events: EventDefinitions | None = None) -> Catalogue:
     """Load every layer and pack under `rule_dirs` and compose each municipality's packs.
 
     By default the first problem raises; with `Problems(collect=True)` every problem is recorded there
     and whatever loads cleanly is still returned (a broken file, and what depends on it, is left out).
+    `events`: the events the layers' own add to (default: the shipped ones).
     """
     problems = problems or Problems()
     layers = _load_layers(find_layer_dirs(rule_dirs, problems), problems)
-    events = _load_events(layers.values(), problems)
+    events = _load_events(layers.values(), problems, events or shipped_definitions())
     layer_packs: dict[tuple[str, str], LayerPack] = {}
     for layer in layers.values():
         for path in sorted(layer.path.glob("*.yaml")):
@@ -211,9 +219,8 @@ def load(rule_dirs: Iterable[Path], problems: Problems | None = None) -> Catalog
     return Catalogue(layers, layer_packs, packs, events)
 
 
-def _load_events(layers: Iterable[Layer], problems: Problems) -> EventDefinitions:
-    """The shipped events, and those the layers bring (`<layer>/events/<event>.yaml`), each defined once."""
-    events = shipped_definitions()
+def _load_events(layers: Iterable[Layer], problems: Problems, events: EventDefinitions) -> EventDefinitions:
+    """`events`, and those the layers bring (`<layer>/events/<event>.yaml`), each defined once."""
     for layer in layers:
         for path in sorted((layer.path / EVENTS_FOLDER).glob("*.yaml")):
             with problems.gather():

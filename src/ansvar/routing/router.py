@@ -21,8 +21,9 @@ from ansvar.model.decision import Answer, Decision
 from ansvar.model.events import EARLIEST_DATE, LATEST_DATE, EventDefinitions, SituationBase
 from ansvar.model.why_not import WhyNot
 from ansvar.packs.compiler import engine_value
-from ansvar.packs.loader import Pack, Problems, load
+from ansvar.packs.loader import Catalogue, Pack, Problems, load
 from ansvar.packs.schema import ACTORS
+from ansvar.routing import pool
 from ansvar.routing.build import Answers
 from ansvar.routing.resolve import Resolution, resolve
 from ansvar.routing.why_not import why_not
@@ -56,36 +57,56 @@ def default_router() -> Router:
 class _Loaded:
     """What one load of the rule directories gave; swapped whole, so a reload is atomic for readers."""
 
-    packs: Mapping[tuple[str, str], Pack]
+    catalogue: Catalogue
     municipalities: frozenset[str]
-    events: EventDefinitions
     answers: dict[tuple[str, str], Answers]  # filled on each pack's first route
 
+    @property
+    def packs(self) -> Mapping[tuple[str, str], Pack]:
+        return self.catalogue.packs
+
+    @property
+    def events(self) -> EventDefinitions:
+        return self.catalogue.events
+
     @classmethod
-    def of(cls, dirs: Sequence[Path], problems: Problems | None = None) -> _Loaded:
-        catalogue = load(dirs, problems)
-        return cls(catalogue.packs, frozenset(m for m, _ in catalogue.packs), catalogue.events, {})
+    def of(cls, dirs: Sequence[Path], problems: Problems | None = None,
+           events: EventDefinitions | None = None) -> _Loaded:
+        catalogue = load(dirs, problems, events)
+        return cls(catalogue, frozenset(m for m, _ in catalogue.packs), {})
 
 
 class Router:
     """Routes situations over a set of rule packs, loaded and compiled once (and again on `reload`).
 
     `problems`: for tooling (`ansvar check`): load errors are appended there instead of raised, and the
-    router serves whatever loaded cleanly.
+    router serves whatever loaded cleanly. `events`: the event definitions the rule directories' own events
+    add to (default: the shipped events).
     """
 
     def __init__(self, rule_dirs: Iterable[Path | str] | None = None, *,
-                 problems: list[RuleError] | None = None) -> None:
+                 problems: list[RuleError] | None = None, events: EventDefinitions | None = None) -> None:
         dirs = [Path(d) for d in rule_dirs] if rule_dirs is not None else [shipped_rules()]
         self.rule_dirs: tuple[Path, ...] = tuple(dirs)
+        self._events = events
         gathered = Problems(collect=problems is not None)
-        self._loaded = _Loaded.of(self.rule_dirs, gathered)
+        self._loaded = _Loaded.of(self.rule_dirs, gathered, events)
         if problems is not None:
             problems.extend(gathered.found)
         self._reloading = threading.Lock()
 
     def __repr__(self) -> str:
         return f"Router({len(self._loaded.packs)} packs over {', '.join(map(str, self.rule_dirs))})"
+
+    @staticmethod
+    def _in_worker(rule_dirs: Sequence[Path], events: EventDefinitions) -> Router:
+        """A worker process's router: over the parent's files (written for it) and the events from them."""
+        return Router(rule_dirs, problems=[], events=events)
+
+    def _workers(self, packs: Iterable[Pack]) -> pool.Workers:
+        loaded = self._loaded
+        snapshot = pool.Snapshot(self.rule_dirs, {**loaded.events.files(), **loaded.catalogue.files()})
+        return pool.Workers(snapshot, Router._in_worker, {pack.key: pack.content_hash for pack in packs})
 
     def reload(self) -> None:
         """Re-read every rule file: atomically, so a reload that fails keeps the old packs serving.
@@ -94,7 +115,7 @@ class Router:
         The load error (a `RuleError` with file:line:column) is raised to the caller of `reload`.
         """
         with self._reloading:
-            fresh = _Loaded.of(self.rule_dirs)  # raises before anything is replaced
+            fresh = _Loaded.of(self.rule_dirs, events=self._events)  # raises before anything is replaced
             self._loaded = fresh  # one reference assignment: readers see the old set or the new, whole
 
     @property
@@ -155,10 +176,8 @@ class Router:
             groups.setdefault((situation.municipality, situation.event), []).append(index)
         packs = self._packs_in_force(groups, day)
         if processes is not None and processes > 1 and len(parsed) >= 2 * PROCESS_CHUNK:
-            from ansvar.routing import pool  # noqa: PLC0415 - multiprocessing only when asked for
-
             try:
-                return pool.route_many(self.rule_dirs, parsed, day, processes, PROCESS_CHUNK)
+                return self._workers(packs.values()).route_many(parsed, day, processes, PROCESS_CHUNK)
             except RoutingError as exc:  # a worker numbers the situations of its chunk: not the batch's
                 raise type(exc)(exc.message) from None
         decisions: list[Decision | None] = [None] * len(parsed)
