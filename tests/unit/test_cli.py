@@ -106,13 +106,6 @@ def test_console_script_runs() -> None:
     assert "aalborg" in result.stdout
 
 
-def test_only_engine_module_imports_durable_rules() -> None:
-    """Exactly one module of ansvar imports the durable_rules engine."""
-    sources = (ROOT / "src" / "ansvar").glob("*.py")
-    importers = [p.name for p in sources if "import durable" in p.read_text(encoding="utf-8")]
-    assert importers == ["engine.py"]
-
-
 def test_importing_ansvar_and_its_pytest_plugin_is_light() -> None:
     """Every pytest run of a project that installs ansvar loads its plugin: that must not load the engine."""
     import subprocess

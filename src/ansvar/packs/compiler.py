@@ -1,4 +1,4 @@
-"""Rule conditions -> durable_rules' JSON ruleset. Pure: never imports the engine.
+"""Rule conditions -> durable_rules' JSON ruleset. Pure: it reads the engine's limits, never evaluates.
 
 The condition language (`when:` in a rule file):
 
