@@ -255,10 +255,13 @@ class SpecFile:
             found = []
             for error in exc.errors(include_url=False, include_input=False):
                 loc = tuple(error["loc"])
+                at_key = loc[-1:] == ("[key]",)  # pydantic's mark for a mapping's key that is wrong
+                loc = loc[:-1] if at_key else loc
                 shown_at = ".".join(str(p) for p in loc) or "(top)"
-                extra = error["type"] == "extra_forbidden"
                 message = describe(error, _keys(model))
-                found.append(self.error(f"{shown_at}: {message}", loc, key=extra))
+                message = f"the key {message}" if at_key else message
+                found.append(self.error(f"{shown_at}: {message}", loc,
+                                        key=at_key or error["type"] == "extra_forbidden"))
             first = found[0]
             if len(found) > 1:
                 first = RuleError(f"{first.message} (and {len(found) - 1} more)", first.path, first.line,
