@@ -16,10 +16,10 @@ import pytest
 import ansvar
 from ansvar import engine
 from ansvar.analysis.space import SituationSpace
+from tests.fixtures import ON
 
 pytestmark = pytest.mark.stress
 
-ON = dt.date(2026, 11, 23)
 ROUTER = ansvar.default_router()
 
 

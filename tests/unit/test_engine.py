@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import datetime as dt
 import subprocess
 import sys
 import threading
@@ -14,10 +13,10 @@ import pytest
 
 import ansvar
 from ansvar import engine
-from ansvar.packs.compiler import check_ruleset, to_ruleset
 from ansvar.errors import EngineError
+from ansvar.packs.compiler import check_ruleset, to_ruleset
+from tests.fixtures import ON
 
-ON = dt.date(2026, 11, 23)
 DT = {"municipality": "aalborg", "event": "afrusning", "withdrawal_symptoms": True, "delirium_tremens": True}
 
 

@@ -3,7 +3,6 @@ nothing of a situation stays in the engine after a call."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import re
@@ -16,8 +15,8 @@ from hypothesis import strategies as st
 
 import ansvar
 from ansvar import cli, engine
+from tests.fixtures import ON
 
-ON = dt.date(2026, 11, 23)
 ROUTER = ansvar.default_router()
 CPR = "010203-1234"
 NAME = "Jens Ærbø Hansen"

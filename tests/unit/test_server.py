@@ -36,10 +36,10 @@ from schemathesis.specs.openapi.checks import (
 import ansvar
 from ansvar.errors import ConflictError, EngineError, NoResponsibleError
 from ansvar.server import MAX_BODY_BYTES, MAX_SITUATIONS, PROBLEM_TITLES, ProblemType, create_app
+from tests.fixtures import ON
 from tests.tools import system_tool
 
 ROOT = Path(__file__).parents[2]
-ON = "2026-11-23"
 CPR = "010203-1234"  # a CPR-shaped value: must never come back in a response or reach a log
 PROBLEM = "application/problem+json"
 INVALID = "urn:ansvar:problem:invalid-request"
@@ -149,11 +149,11 @@ def test_health(client: httpx.Client) -> None:
 
 def test_contract_example(client: httpx.Client) -> None:
     """The contract's example (detox, delirium tremens) goes to region_akutmodtagelse, as in the library."""
-    response = client.post("/route", json=CONTRACT_EXAMPLE, params={"on": ON})
+    response = client.post("/route", json=CONTRACT_EXAMPLE, params={"on": ON.isoformat()})
     assert response.status_code == 200
     body = response.json()
     assert body["responsible"] == "region_akutmodtagelse"
-    assert body == ansvar.route(CONTRACT_EXAMPLE, on=dt.date(2026, 11, 23)).model_dump(mode="json")
+    assert body == ansvar.route(CONTRACT_EXAMPLE, on=ON).model_dump(mode="json")
 
 
 def test_route_on_picks_the_date(client: httpx.Client) -> None:
@@ -185,14 +185,14 @@ def test_route_many_keeps_order(client: httpx.Client) -> None:
         {"municipality": "aalborg", "event": "afrusning"},
         REBILD_COURSE,
     ]
-    response = client.post("/route-many", json=situations, params={"on": ON})
+    response = client.post("/route-many", json=situations, params={"on": ON.isoformat()})
     assert response.status_code == 200
     body = response.json()
     assert [(d["municipality"], d["event"]) for d in body] == [(s["municipality"], s["event"])
                                                                for s in situations]
-    expected = ansvar.route_many(situations, on=dt.date(2026, 11, 23))
+    expected = ansvar.route_many(situations, on=ON)
     assert body == [d.model_dump(mode="json") for d in expected]
-    assert client.post("/route-many", json=[], params={"on": ON}).json() == []
+    assert client.post("/route-many", json=[], params={"on": ON.isoformat()}).json() == []
 
 
 def test_events(client: httpx.Client) -> None:
@@ -402,7 +402,7 @@ def test_logs_show_paths_not_values(live: _LiveServer, client: httpx.Client) -> 
     """The access log names method, path and status; no situation value or request body reaches a log."""
     live.records.lines.clear()
     course = {**REBILD_COURSE, "clarifying_conversation_on": "2025-08-05"}
-    client.post("/route", json=course, params={"on": ON})
+    client.post("/route", json=course, params={"on": ON.isoformat()})
     client.post("/route", json={**CONTRACT_EXAMPLE, "note": CPR})
     client.post("/route-many", json=[{**CONTRACT_EXAMPLE, "seizures": CPR}])
     time.sleep(0.05)  # the access line is written after the response is sent
