@@ -151,7 +151,8 @@ def test_inheriting_needs_the_directory_of_the_layer_above(tmp_path: Path) -> No
 
 def test_a_layer_defined_twice_is_refused(tmp_path: Path) -> None:
     """Two folders claiming the same layer id (e.g. a copy of the shipped region) is an error."""
-    write_town(tmp_path / "mine", "region_nordjylland", "layer: region_nordjylland\nkind: region\nname: Kopi\n")
+    write_town(tmp_path / "mine", "region_nordjylland",
+               "layer: region_nordjylland\nkind: region\nname: Kopi\n")
     with pytest.raises(RuleError, match="layer 'region_nordjylland' is also defined in"):
         ansvar.Router([ansvar.shipped_rules(), tmp_path / "mine"])
 
