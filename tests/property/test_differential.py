@@ -22,9 +22,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ansvar
-from ansvar.packs.compiler import CATCH_ALL, CompiledRule, engine_value, parse_condition, to_ruleset
 from ansvar.engine import Ruleset, sanitise
 from ansvar.model.situation import FactType, fact_types, parse_situation
+from ansvar.packs.compiler import (
+    CATCH_ALL,
+    CompiledRule,
+    ConditionError,
+    engine_value,
+    parse_condition,
+    to_ruleset,
+)
 from ansvar.testing import situations
 
 ROUTER = ansvar.default_router()
@@ -103,7 +110,7 @@ def _engine_fired(ruleset: Ruleset, fact: Mapping[str, object]) -> set[str]:
     return fired
 
 
-def _engine_fact(pack: Any, situation: ansvar.SituationBase) -> dict[str, object]:  # noqa: ANN401
+def _engine_fact(pack: Any, situation: ansvar.SituationBase) -> dict[str, object]:
     return {name: engine_value(getattr(situation, name)) for name in pack.facts}
 
 
@@ -111,7 +118,7 @@ def _engine_fact(pack: Any, situation: ansvar.SituationBase) -> dict[str, object
 def test_shipped_rules_fire_as_the_language_and_the_engine_say(municipality: str, event: str) -> None:
     """For every shipped pack: the rules durable_rules fires are those both evaluators say hold."""
     pack = ROUTER.pack(municipality, event)
-    definition = json.loads(pack.ruleset._json)  # noqa: SLF001 - exactly what the engine was given
+    definition = json.loads(pack.ruleset._json)  # exactly what the engine was given
 
     @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
     @given(situation=situations(event, municipality))
@@ -181,7 +188,7 @@ def test_generated_conditions_compile_to_what_the_language_means(event: str) -> 
     def check(when: dict[str, Any], cases: list[dict[str, Any]]) -> None:
         try:
             alternatives = parse_condition(when, facts)
-        except Exception:  # noqa: BLE001 - e.g. `ne: null` on a fact never null: the compiler refuses it
+        except ConditionError:  # refused on purpose (e.g. `ne: null` on a fact never null); a crash fails
             return
         compiled = CompiledRule("r", alternatives)
         definition = to_ruleset([compiled])

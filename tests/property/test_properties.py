@@ -13,6 +13,7 @@ import ansvar
 from ansvar import engine
 from ansvar.packs.schema import ACTORS
 from ansvar.testing import situations
+from tests.fixtures import ON
 
 ROUTER = ansvar.default_router()
 EVENTS = [(m, e) for m in ROUTER.municipalities() for e in ROUTER.events(m)]
@@ -56,7 +57,7 @@ def test_medcom_only_with_consent(municipality: str, event: str) -> None:
 
     @given(situation=situations(event, municipality))
     def check(situation: dict[str, Any]) -> None:
-        decision = ROUTER.route(situation, on=dt.date(2026, 11, 23))
+        decision = ROUTER.route(situation, on=ON)
         medcom = [s for s in decision.steps if "medcom" in s.action]
         if not situation.get("consent_medcom", False):
             assert not medcom
@@ -67,7 +68,7 @@ def test_medcom_only_with_consent(municipality: str, event: str) -> None:
 @given(situation=situations("afrusning", "aalborg"))
 def test_admission_criteria_send_the_citizen_to_the_region(situation: dict[str, Any]) -> None:
     """Seizures, delirium tremens or a suspected complicated course: the Region leads, the GP refers."""
-    decision = ROUTER.route(situation, on=dt.date(2026, 11, 23))
+    decision = ROUTER.route(situation, on=ON)
     acute = any(situation.get(f) for f in ("seizures", "delirium_tremens", "complicated_course_suspected"))
     assert (decision.responsible == "region_akutmodtagelse") == acute
     if acute:
@@ -77,7 +78,7 @@ def test_admission_criteria_send_the_citizen_to_the_region(situation: dict[str, 
 @given(situation=situations("afrusning", "aalborg"))
 def test_klopoxid_never_by_phone_or_letter(situation: dict[str, Any]) -> None:
     """A prescription asked for by phone or correspondence always carries the no-klopoxid warning."""
-    decision = ROUTER.route(situation, on=dt.date(2026, 11, 23))
+    decision = ROUTER.route(situation, on=ON)
     remote = situation.get("prescription_channel") in {"telefon", "korrespondance"}
     assert remote == ("ingen_klopoxid_per_telefon_eller_korrespondance" in {w.id for w in decision.warnings})
 
@@ -85,7 +86,7 @@ def test_klopoxid_never_by_phone_or_letter(situation: dict[str, Any]) -> None:
 @given(situation=situations("afrusning", "aalborg"))
 def test_home_nursing_only_fixed_and_at_most_three(situation: dict[str, Any]) -> None:
     """Home nursing administers only a prescription fixed in FMK, at most 3 times a day."""
-    decision = ROUTER.route(situation, on=dt.date(2026, 11, 23))
+    decision = ROUTER.route(situation, on=ON)
     administers = any(s.actor == "hjemmesygepleje" for s in decision.steps)
     per_day = situation.get("administrations_per_day")
     allowed = (situation.get("home_nursing_requested", False) and situation.get("fixed_in_fmk", False)

@@ -15,7 +15,8 @@ from hypothesis.errors import NoSuchExample
 import ansvar
 from ansvar.model.situation import MODELS, fact_types
 from ansvar.testing import any_situation, models, situations
-from tests.unit.test_scenarios_runner import SYDBY, SYDBY_AFRUSNING
+from tests.fixtures import ON
+from tests.fixtures.towns import SYDBY, SYDBY_AFRUSNING, write_town
 
 ROUTER = ansvar.default_router()
 COVERED = {(m, e) for m in ROUTER.municipalities() for e in ROUTER.events(m)}
@@ -28,7 +29,7 @@ def test_any_situation_is_valid_covered_and_routes(situation: dict[str, Any]) ->
     """Every drawn situation validates, names a covered (municipality, event) and gets a Decision."""
     parsed = ansvar.parse_situation(situation)
     assert (parsed.municipality, parsed.event) in COVERED
-    assert ROUTER.route(situation, on=dt.date(2026, 11, 23)).responsible
+    assert ROUTER.route(situation, on=ON).responsible
 
 
 def test_the_shipped_packs_cover_every_event_of_the_contract() -> None:
@@ -120,10 +121,8 @@ def test_an_event_no_municipality_covers_fails_at_once() -> None:
 
 def test_the_docs_example_holds_for_a_downstream_town(tmp_path: Path) -> None:
     """docs/testing.md's example property, on a town's own layer beside the shipped ones, holds."""
-    (tmp_path / "rules" / "sydby").mkdir(parents=True)
-    (tmp_path / "rules" / "sydby" / "layer.yaml").write_text(SYDBY, encoding="utf-8")
-    (tmp_path / "rules" / "sydby" / "afrusning.yaml").write_text(SYDBY_AFRUSNING, encoding="utf-8")
-    router = ansvar.Router([ansvar.shipped_rules(), tmp_path / "rules"])
+    router = ansvar.Router([ansvar.shipped_rules(),
+                            write_town(tmp_path / "rules", "sydby", SYDBY, {"afrusning": SYDBY_AFRUSNING})])
 
     @given(situation=situations("afrusning", "sydby", router=router),
            on=st.dates(dt.date(2024, 1, 1), dt.date(2030, 12, 31)))

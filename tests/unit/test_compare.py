@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -12,8 +11,7 @@ import pytest
 import ansvar
 from ansvar import cli
 from ansvar.analysis.diff import EventComparison, compare
-
-ON = dt.date(2026, 11, 23)
+from tests.fixtures import ON
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 
 import pytest
@@ -10,8 +9,8 @@ import pytest
 import ansvar
 from ansvar import AnsvarError, Decision
 from ansvar.analysis.space import SituationSpace
+from tests.fixtures import ON
 
-ON = dt.date(2026, 11, 23)
 ROUTER = ansvar.default_router()
 PACKS = [(m, e) for m in ROUTER.municipalities() for e in ROUTER.events(m)]
 

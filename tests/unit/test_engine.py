@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import datetime as dt
 import subprocess
 import sys
 import threading
@@ -16,10 +15,10 @@ import ansvar
 from ansvar import engine
 from ansvar.engine import check_ruleset
 from ansvar.packs.compiler import to_ruleset
-from ansvar.packs.names import CATCH_ALL
 from ansvar.errors import EngineError
+from ansvar.packs.names import CATCH_ALL
+from tests.fixtures import ON
 
-ON = dt.date(2026, 11, 23)
 DT = {"municipality": "aalborg", "event": "afrusning", "withdrawal_symptoms": True, "delirium_tremens": True}
 
 

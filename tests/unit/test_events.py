@@ -16,8 +16,8 @@ from ansvar.model import situation as shipped
 from ansvar.model.events import EventDefinitions, load_events, shipped_events
 from ansvar.render import docs
 from ansvar.testing import scenarios, situations
+from tests.fixtures import ON
 
-ON = dt.date(2026, 11, 23)
 FIXTURES = sorted((Path(__file__).parents[1] / "invalid_events").glob("*.yaml"))
 
 # A made-up municipality whose guide has an event no other has: its layer, its event, its rules. YAML only.

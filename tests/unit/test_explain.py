@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 
 import pytest
 
 import ansvar
 from ansvar.analysis.space import SituationSpace
+from tests.fixtures import ON
 
-ON = dt.date(2026, 11, 23)
 ROUTER = ansvar.default_router()
 DELIRIUM = {"municipality": "aalborg", "event": "afrusning", "withdrawal_symptoms": True, "delirium_tremens": True}
 

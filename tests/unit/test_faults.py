@@ -3,7 +3,6 @@ crash, a hang, another exception, or a partial answer."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -15,22 +14,14 @@ from hypothesis import strategies as st
 import ansvar
 from ansvar import cli, engine
 from ansvar.model.situation import MODELS
+from tests.fixtures import ON
+from tests.fixtures.towns import write_town
 
-ON = dt.date(2026, 11, 23)
 ROUTER = ansvar.default_router()
 LAYER = "layer: testby\nkind: municipality\nname: Testby\nactors:\n  borger: {name: Borger}\n"
 HEADER = ("pack: {layer: testby, event: afrusning, title: T, document: D, version: '1', valid_from: 2020-01-01,"
           " review_by: null, section: S}\n")
 RULE = "rules:\n  - {id: a, responsible: borger, source: {section: S}}\n"
-
-
-def _town(tmp_path: Path, pack: bytes | str, *, name: str = "afrusning.yaml", layer: str = LAYER) -> Path:
-    folder = tmp_path / "testby"
-    folder.mkdir(exist_ok=True)
-    (folder / "layer.yaml").write_text(layer, encoding="utf-8")
-    data = pack.encode("utf-8") if isinstance(pack, str) else pack
-    (folder / name).write_bytes(data)
-    return tmp_path
 
 
 RULE_FILES: list[tuple[str, bytes | str, str]] = [
@@ -62,7 +53,7 @@ RULE_FILES: list[tuple[str, bytes | str, str]] = [
 def test_bad_rule_files_are_rule_errors(tmp_path: Path, what: str, content: bytes | str, message: str) -> None:
     """Each bad rule file is a RuleError naming the file (and line where there is one), nothing else."""
     with pytest.raises(ansvar.RuleError) as caught:
-        ansvar.Router([_town(tmp_path, content)])
+        ansvar.Router([write_town(tmp_path, "testby", LAYER, {"afrusning": content})])
     assert caught.value.path is not None
     assert caught.value.path.name == "afrusning.yaml", what
     assert message in caught.value.message, (what, caught.value.message)
@@ -71,10 +62,8 @@ def test_bad_rule_files_are_rule_errors(tmp_path: Path, what: str, content: byte
 def test_danish_file_and_folder_names_are_errors_not_crashes(tmp_path: Path) -> None:
     """A pack file or layer folder named with æ/ø/å is refused with its name, not skipped or crashed on."""
     with pytest.raises(ansvar.RuleError, match="must live in afrusning.yaml"):
-        ansvar.Router([_town(tmp_path, HEADER + RULE, name="afrusning_æøå.yaml")])
-    folder = tmp_path / "other" / "rødby"
-    folder.mkdir(parents=True)
-    (folder / "layer.yaml").write_text(LAYER.replace("testby", "rødby"), encoding="utf-8")
+        ansvar.Router([write_town(tmp_path, "testby", LAYER, {"afrusning_æøå": HEADER + RULE})])
+    write_town(tmp_path / "other", "rødby", LAYER.replace("testby", "rødby"))
     with pytest.raises(ansvar.RuleError, match="layer"):
         ansvar.Router([tmp_path / "other"])
 

@@ -10,8 +10,8 @@ import pytest
 
 import ansvar
 from ansvar.render.frames import COLUMNS, to_dataframe
+from tests.fixtures import ON
 
-ON = dt.date(2026, 11, 23)
 DELIRIUM = {"municipality": "aalborg", "event": "afrusning",
             "withdrawal_symptoms": True, "delirium_tremens": True}
 REBILD = [

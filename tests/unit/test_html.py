@@ -7,8 +7,8 @@ from html.parser import HTMLParser
 
 import ansvar
 from ansvar.html import render_html
+from tests.fixtures import ON
 
-ON = dt.date(2026, 11, 23)
 DELIRIUM = {"municipality": "aalborg", "event": "afrusning",
             "withdrawal_symptoms": True, "delirium_tremens": True}
 # Rebild, routed on 1 March 2026: the 1-month follow-up was due 21 February (overdue); started late.

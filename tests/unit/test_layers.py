@@ -3,63 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-import textwrap
 from pathlib import Path
 
 import pytest
 
 import ansvar
 from ansvar import RuleError
-
-ON = dt.date(2026, 11, 23)
-
-NORDBY = """\
-layer: nordby
-kind: municipality
-name: Nordby Kommune
-inherits: region_nordjylland
-actors:
-  rusmiddelbehandling:
-    name: Rusmiddelcentret i Nordby
-    contact: {phone: "1234 5678"}
-"""
-
-NORDBY_AFRUSNING = """\
-pack:
-  layer: nordby
-  event: afrusning
-  title: Borger ønsker afrusning
-  document: Nordbys vejledning om afrusning
-  version: "1"
-  valid_from: 2024-01-01
-  review_by: 2027-01-01
-  section: Afrusning
-rules:
-  - id: ambulant_afrusning_i_primaersektoren
-    overrides: region_nordjylland
-    priority: 10
-    when: {seizures: false, delirium_tremens: false, complicated_course_suspected: false}
-    responsible: rusmiddelbehandling
-    source: {section: Ambulant afrusning, passage: Kommunen har egne afrusningspladser.}
-    steps:
-      - actor: rusmiddelbehandling
-        action: tilbyd_afrusningsplads
-        text: Rusmiddelcentret tilbyder en afrusningsplads.
-        contact: rusmiddelbehandling
-        due: {days: 2}
-"""
-
-
-def write(folder: Path, files: dict[str, str]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (folder / name).write_text(textwrap.dedent(text), encoding="utf-8")
-    return folder
+from tests.fixtures import ON
+from tests.fixtures.towns import NORDBY, NORDBY_AFRUSNING, write_town
 
 
 @pytest.fixture
 def nordby(tmp_path: Path) -> ansvar.Router:
-    write(tmp_path / "mine" / "nordby", {"layer.yaml": NORDBY, "afrusning.yaml": NORDBY_AFRUSNING})
+    write_town(tmp_path / "mine", "nordby", NORDBY, {"afrusning": NORDBY_AFRUSNING})
     return ansvar.Router([ansvar.shipped_rules(), tmp_path / "mine"])
 
 
@@ -110,7 +66,7 @@ def test_shipped_municipalities_share_the_law_and_region_layers() -> None:
 
 def broken(tmp_path: Path, rule: str, *, header: str = "", layer: str = NORDBY) -> RuleError:
     pack = NORDBY_AFRUSNING.split("rules:\n")[0].replace("section: Afrusning\n", f"section: Afrusning\n{header}")
-    write(tmp_path / "mine" / "nordby", {"layer.yaml": layer, "afrusning.yaml": pack + "rules:\n" + rule})
+    write_town(tmp_path / "mine", "nordby", layer, {"afrusning": pack + "rules:\n" + rule})
     with pytest.raises(RuleError) as caught:
         ansvar.Router([ansvar.shipped_rules(), tmp_path / "mine"])
     return caught.value
@@ -157,9 +113,8 @@ def test_omit_of_an_unknown_rule_is_refused(tmp_path: Path) -> None:
 
 def test_omit_drops_the_inherited_rule(tmp_path: Path) -> None:
     """An omitted inherited rule is gone from the town's pack, and the town's own rule decides."""
-    write(tmp_path / "mine" / "nordby", {
-        "layer.yaml": NORDBY,
-        "afrusning.yaml": NORDBY_AFRUSNING.split("rules:\n")[0].replace(
+    write_town(tmp_path / "mine", "nordby", NORDBY, {
+        "afrusning": NORDBY_AFRUSNING.split("rules:\n")[0].replace(
             "section: Afrusning\n", "section: Afrusning\n  omit: {ambulant_afrusning_i_primaersektoren: own}\n")
         + "rules:\n" + RULE.format(id="egen", extra="priority: 1")})
     router = ansvar.Router([ansvar.shipped_rules(), tmp_path / "mine"])
@@ -178,7 +133,7 @@ def test_omit_drops_the_inherited_rule(tmp_path: Path) -> None:
 ])
 def test_bad_layer_files(tmp_path: Path, layer: str, where: tuple[int, int], message: str) -> None:
     """layer.yaml errors name the file, line and column."""
-    write(tmp_path / "mine" / "nordby", {"layer.yaml": layer})
+    write_town(tmp_path / "mine", "nordby", layer)
     with pytest.raises(RuleError) as caught:
         ansvar.Router([ansvar.shipped_rules(), tmp_path / "mine"])
     assert caught.value.path is not None
@@ -189,15 +144,15 @@ def test_bad_layer_files(tmp_path: Path, layer: str, where: tuple[int, int], mes
 
 def test_inheriting_needs_the_directory_of_the_layer_above(tmp_path: Path) -> None:
     """A town inheriting the shipped region, loaded without the shipped rules, says what to add."""
-    write(tmp_path / "mine" / "nordby", {"layer.yaml": NORDBY})
+    write_town(tmp_path / "mine", "nordby", NORDBY)
     with pytest.raises(RuleError, match=r"shipped_rules\(\)"):
         ansvar.Router([tmp_path / "mine"])
 
 
 def test_a_layer_defined_twice_is_refused(tmp_path: Path) -> None:
     """Two folders claiming the same layer id (e.g. a copy of the shipped region) is an error."""
-    write(tmp_path / "mine" / "region_nordjylland", {
-        "layer.yaml": "layer: region_nordjylland\nkind: region\nname: Kopi\n"})
+    write_town(tmp_path / "mine", "region_nordjylland",
+               "layer: region_nordjylland\nkind: region\nname: Kopi\n")
     with pytest.raises(RuleError, match="layer 'region_nordjylland' is also defined in"):
         ansvar.Router([ansvar.shipped_rules(), tmp_path / "mine"])
 
@@ -234,18 +189,17 @@ def test_due_from_must_be_a_date_of_the_event(tmp_path: Path, when: str, due: st
 
 def test_due_from_a_date_the_condition_does_not_guarantee_is_refused(tmp_path: Path) -> None:
     """A deadline from a date that may be null when the rule fires would be a silent gap: refused."""
-    folder = tmp_path / "mine" / "nordby"
-    write(folder, {"layer.yaml": NORDBY.replace("inherits: region_nordjylland\n", "").replace(
-        "actors:\n", "actors:\n  behandler: {name: B}\n")})
+    layer = NORDBY.replace("inherits: region_nordjylland\n", "").replace(
+        "actors:\n", "actors:\n  behandler: {name: B}\n")
     pack = NORDBY_AFRUSNING.split("rules:\n")[0].replace("event: afrusning", "event: behandlingsforloeb")
     rule = DUE_RULE.format(when="{wants_residential: true}", due="{months: 1, from: treatment_ended_on}")
-    write(folder, {"behandlingsforloeb.yaml": pack + "rules:\n" + rule})
+    write_town(tmp_path / "mine", "nordby", layer, {"behandlingsforloeb": pack + "rules:\n" + rule})
     with pytest.raises(RuleError) as caught:
         ansvar.Router([tmp_path / "mine"])
     assert caught.value.line == 17
     assert "may be null when rule 'egen' fires; add `treatment_ended_on: {ne: null}`" in caught.value.message
     guarded = rule.replace("{wants_residential: true}", "{wants_residential: true, treatment_ended_on: {ne: null}}")
-    write(folder, {"behandlingsforloeb.yaml": pack + "rules:\n" + guarded})
+    write_town(tmp_path / "mine", "nordby", packs={"behandlingsforloeb": pack + "rules:\n" + guarded})
     router = ansvar.Router([tmp_path / "mine"])
     decision = router.route({"municipality": "nordby", "event": "behandlingsforloeb", "wants_residential": True,
                              "treatment_ended_on": dt.date(2026, 1, 31)}, on=dt.date(2026, 2, 1))
@@ -257,7 +211,8 @@ def test_cli_add_rules_loads_a_town_beside_the_shipped_packs(tmp_path: Path,
     """`ansvar --add-rules DIR` routes a municipality defined in DIR on top of the shipped layers."""
     from ansvar import cli
 
-    write(tmp_path / "mine" / "nordby", {"layer.yaml": NORDBY, "afrusning.yaml": NORDBY_AFRUSNING})
-    situation = write(tmp_path, {"s.yaml": "municipality: nordby\nevent: afrusning\n"}) / "s.yaml"
+    write_town(tmp_path / "mine", "nordby", NORDBY, {"afrusning": NORDBY_AFRUSNING})
+    situation = tmp_path / "s.yaml"
+    situation.write_text("municipality: nordby\nevent: afrusning\n", encoding="utf-8")
     assert cli.main(["--add-rules", str(tmp_path / "mine"), "route", str(situation), "--on", "2026-11-23"]) == 0
     assert "Rusmiddelcentret i Nordby" in capsys.readouterr().out

@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 
 import ansvar
 from ansvar import cli, engine
+from ansvar.model.situation import Behandlingsforloeb
+from tests.fixtures import ON
 
-ON = dt.date(2026, 11, 23)
 ROUTER = ansvar.default_router()
 CPR = "010203-1234"
 NAME = "Jens Ærbø Hansen"
@@ -71,15 +72,35 @@ def test_identifiers_in_a_situation_file_stay_out_of_the_cli_output(tmp_path: Pa
         _assert_clean(out, err)
 
 
+class _CaseRecord(Behandlingsforloeb):
+    """A caller's own situation model: the event's facts plus the citizen's identifiers, routed as is."""
+
+    cpr: str
+    name: str
+
+
 def test_a_valid_decision_and_its_renderings_hold_no_situation_model() -> None:
-    """The Decision, its JSON, text card and explanation name rules and passages, not the situation."""
-    situation = ansvar.parse_situation({"municipality": "rebild", "event": "behandlingsforloeb",
-                                        "treatment_ended_on": "2026-01-31"})
+    """The Decision, its JSON, text card and explanation name rules and passages, not the situation: neither
+    the identifiers a caller's model carries beside the facts nor the facts' own values appear in any."""
+    situation = _CaseRecord(municipality="rebild", event="behandlingsforloeb",
+                            treatment_ended_on=dt.date(2026, 1, 31), cpr=CPR, name=NAME)
+    _assert_clean(repr(situation))
     assert "2026" not in repr(situation)
     decision = ROUTER.route(situation, on=ON)
     fields = set(decision.model_dump())
     assert fields == {"municipality", "event", "on", "responsible", "responsible_name", "steps", "warnings",
                       "sources", "trace", "pack"}
+    renderings = (decision.model_dump_json(), str(decision), decision.explain(), repr(decision),
+                  decision._repr_html_())
+    _assert_clean(*renderings)
+    ended = situation.treatment_ended_on
+    assert ended is not None
+    for text in renderings:
+        assert ended.isoformat() not in text
+        assert f"{ended:%d.%m.%Y}" not in text
+    dues = {step.due for step in decision.steps if step.due is not None}  # counted from that date: shown
+    assert dues
+    assert all(f"{due:%d.%m.%Y}" in str(decision) for due in dues)
 
 
 def test_nothing_stays_in_the_engine_after_a_call() -> None:

@@ -10,6 +10,7 @@ import pytest
 
 import ansvar
 from ansvar import RuleError
+from tests.fixtures.towns import write_town
 
 FIXTURES = sorted((Path(__file__).parents[1] / "invalid_rules").glob("*.yaml"))
 ACTORS = """layer: testkommune
@@ -22,12 +23,8 @@ actors:
 """
 
 
-def make_pack(tmp_path: Path, text: str, event: str = "afrusning") -> Path:
-    folder = tmp_path / "testkommune"
-    folder.mkdir(exist_ok=True)
-    (folder / "layer.yaml").write_text(ACTORS, encoding="utf-8")
-    (folder / f"{event}.yaml").write_text(text, encoding="utf-8")
-    return tmp_path
+def make_pack(tmp_path: Path, text: str | bytes, event: str = "afrusning") -> Path:
+    return write_town(tmp_path, "testkommune", ACTORS, {event: text})
 
 
 @pytest.mark.parametrize("fixture", FIXTURES, ids=lambda p: p.stem)
@@ -54,18 +51,14 @@ def test_at_least_fifteen_kinds() -> None:
 
 def test_layer_file_errors_name_line(tmp_path: Path) -> None:
     """An unknown actor id in layer.yaml is refused at its line."""
-    folder = tmp_path / "testkommune"
-    folder.mkdir()
-    (folder / "layer.yaml").write_text(ACTORS + "  egen_lage: {name: X}\n", encoding="utf-8")
+    write_town(tmp_path, "testkommune", ACTORS + "  egen_lage: {name: X}\n")
     with pytest.raises(RuleError, match=r"layer.yaml:8:\d+: unknown actor 'egen_lage'"):
         ansvar.Router([tmp_path])
 
 
 def test_layer_file_must_match_folder(tmp_path: Path) -> None:
     """layer.yaml names the layer of its folder."""
-    folder = tmp_path / "testkommune"
-    folder.mkdir()
-    (folder / "layer.yaml").write_text(ACTORS.replace("layer: testkommune", "layer: x"), encoding="utf-8")
+    write_town(tmp_path, "testkommune", ACTORS.replace("layer: testkommune", "layer: x"))
     with pytest.raises(RuleError, match=r"layer.yaml:1:8: layer 'x' does not match its folder"):
         ansvar.Router([tmp_path])
 
@@ -90,8 +83,7 @@ def test_event_must_live_in_its_file(tmp_path: Path) -> None:
 
 def test_non_utf8_file(tmp_path: Path) -> None:
     """A rule file that is not UTF-8 is a RuleError naming the file."""
-    base = make_pack(tmp_path, "x")
-    (base / "testkommune" / "afrusning.yaml").write_bytes(b"pack: \xff\xfe\n")
+    base = make_pack(tmp_path, b"pack: \xff\xfe\n")
     with pytest.raises(RuleError, match=r"afrusning.yaml: not UTF-8"):
         ansvar.Router([base])
 
@@ -113,9 +105,6 @@ def test_ne_and_not_in_hold_for_a_null_fact(tmp_path: Path) -> None:
     matches a missing field (regression: the compiler used `$neq` alone)."""
     import datetime as dt
 
-    folder = tmp_path / "testkommune"
-    folder.mkdir()
-    (folder / "layer.yaml").write_text(ACTORS, encoding="utf-8")
     pack = """pack: {layer: testkommune, event: akutte_opioidabstinenser, title: T, document: D, version: "1",
        valid_from: 2020-01-01, review_by: null, section: S}
 rules:
@@ -123,8 +112,7 @@ rules:
   - {id: ne, priority: 5, when: {presents_at: {ne: egen_laege}}, responsible: egen_laege, source: {section: S}}
   - {id: not_in, when: {presents_at: {not_in: [egen_laege]}}, warnings: [{id: w, text: W}], source: {section: S}}
 """
-    (folder / "akutte_opioidabstinenser.yaml").write_text(pack, encoding="utf-8")
-    router = ansvar.Router([tmp_path])
+    router = ansvar.Router([make_pack(tmp_path, pack, event="akutte_opioidabstinenser")])
     expected = {None: ("egen_laege", True), "egen_laege": ("borger", False),
                 "rusmiddelbehandling": ("egen_laege", True)}
     for presents_at, (lead, warned) in expected.items():

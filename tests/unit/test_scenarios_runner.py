@@ -10,44 +10,9 @@ import pytest
 
 from ansvar.testing import scenarios
 from ansvar.testing.scenarios import ScenarioFileError
+from tests.fixtures.towns import SYDBY, SYDBY_AFRUSNING, write_town
 
 pytest_plugins = ["pytester"]
-
-SYDBY = """\
-layer: sydby
-kind: municipality
-name: Sydby Kommune
-inherits: region_nordjylland
-actors:
-  rusmiddelbehandling:
-    name: Rusmiddelcentret i Sydby
-    contact: {phone: "1234 5678"}
-"""
-
-SYDBY_AFRUSNING = """\
-pack:
-  layer: sydby
-  event: afrusning
-  title: Borger ønsker afrusning
-  document: Sydbys vejledning om afrusning
-  version: "1"
-  valid_from: 2024-01-01
-  review_by: 2030-01-01
-  section: Afrusning
-rules:
-  - id: ambulant_afrusning_i_primaersektoren
-    overrides: region_nordjylland
-    priority: 10
-    when: {seizures: false, delirium_tremens: false, complicated_course_suspected: false}
-    responsible: rusmiddelbehandling
-    source: {section: Ambulant afrusning, passage: Kommunen har egne afrusningspladser.}
-    steps:
-      - actor: rusmiddelbehandling
-        action: tilbyd_afrusningsplads
-        text: Rusmiddelcentret tilbyder en afrusningsplads.
-        contact: rusmiddelbehandling
-        due: {days: 2}
-"""
 
 PASSING = """\
   - name: Uncomplicated detox -> Sydby's own detox place within 2 days
@@ -72,9 +37,7 @@ FAILING = """\
 
 def project(root: Path, *scenario_texts: str, name: str = "sydby.yaml") -> Path:
     """A downstream project: rules/sydby/ beside the shipped layers, tests/scenarios/<name>."""
-    (root / "rules" / "sydby").mkdir(parents=True, exist_ok=True)
-    (root / "rules" / "sydby" / "layer.yaml").write_text(SYDBY, encoding="utf-8")
-    (root / "rules" / "sydby" / "afrusning.yaml").write_text(SYDBY_AFRUSNING, encoding="utf-8")
+    write_town(root / "rules", "sydby", SYDBY, {"afrusning": SYDBY_AFRUSNING})
     folder = root / "tests" / "scenarios"
     folder.mkdir(parents=True, exist_ok=True)
     text = "rules: [shipped, ../../rules]\nscenarios:\n" + "".join(scenario_texts)
@@ -166,8 +129,7 @@ def test_exceptions_are_failures_not_crashes(tmp_path: Path) -> None:
     assert failure is not None
     assert "exception: UnknownEventError: unknown municipality; known: " in failure.report()
     broken = project(tmp_path / "broken", PASSING) / "sydby.yaml"
-    (tmp_path / "broken" / "rules" / "sydby" / "layer.yaml").write_text(SYDBY.replace("kind:", "knd:"),
-                                                                       encoding="utf-8")
+    write_town(tmp_path / "broken" / "rules", "sydby", SYDBY.replace("kind:", "knd:"))
     (failure,) = [scenarios.run(sc) for sc in scenarios.load(broken)]
     assert failure is not None
     assert failure.mismatches == ["error: raised RuleError"]

@@ -6,6 +6,7 @@ import pytest
 
 import ansvar
 from ansvar.model.situation import MODELS, fact_types, parse_situation
+from tests.fixtures import ON
 
 CONTRACT_EVENTS = {
     "koerekort_alkohol", "koerekort_stoffer", "afrusning", "antabus_campral", "opioid_substitution",
@@ -74,8 +75,7 @@ def test_typed_situation_routes_like_a_dict() -> None:
     """A typed Situation model and the same dict give the same Decision."""
     data = {"municipality": "aalborg", "event": "afrusning", "seizures": True}
     model = parse_situation(data)
-    on = __import__("datetime").date(2026, 11, 23)
-    assert ansvar.route(model, on=on) == ansvar.route(data, on=on)
+    assert ansvar.route(model, on=ON) == ansvar.route(data, on=ON)
 
 
 def test_situation_is_frozen() -> None:
@@ -130,14 +130,11 @@ def test_before_valid_from_is_an_error() -> None:
 
 def test_route_many_keeps_order_and_names_the_bad_index() -> None:
     """route_many answers in order; a bad situation raises naming its index, with no partial answers."""
-    import datetime as dt
-
-    on = dt.date(2026, 11, 23)
     batch = [{"municipality": "aalborg", "event": "afrusning", "seizures": True},
              {"municipality": "aalborg", "event": "afrusning"}]
-    assert [d.responsible for d in ansvar.route_many(batch, on=on)] == ["region_akutmodtagelse", "borger"]
+    assert [d.responsible for d in ansvar.route_many(batch, on=ON)] == ["region_akutmodtagelse", "borger"]
     with pytest.raises(ansvar.SituationError, match="situation 1: "):
-        ansvar.route_many([batch[0], {"municipality": "aalborg", "event": "afrusning", "x": 1}], on=on)
+        ansvar.route_many([batch[0], {"municipality": "aalborg", "event": "afrusning", "x": 1}], on=ON)
 
 
 def test_a_misspelt_fact_gets_a_suggestion() -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 import ansvar
 from ansvar.analysis.space import SituationSpace
 from ansvar.routing.router import PROCESS_CHUNK
+from tests.fixtures import ON
 
-ON = dt.date(2026, 11, 23)
 
 
 def test_workers_answer_from_the_parents_packs_after_the_files_changed(tmp_path: Path) -> None:
