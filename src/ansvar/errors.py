@@ -114,7 +114,7 @@ class SituationError(AnsvarError, ValueError):
 
     def __init__(self, errors: Sequence[Mapping[str, Any]], *, where: str | None = None) -> None:
         self.errors: list[dict[str, Any]] = [
-            {"loc": tuple(_field(p) for p in e.get("loc", ())), "msg": str(e.get("msg", "")),
+            {"loc": tuple(field(p) for p in e.get("loc", ())), "msg": str(e.get("msg", "")),
              "type": str(e.get("type", ""))}
             for e in errors
         ]
@@ -179,12 +179,7 @@ class RuleError(AnsvarError):
     @property
     def location(self) -> str:
         """`file:line:column` as editors and compilers print it."""
-        where = str(self.path) if self.path is not None else "<rules>"
-        if self.line is not None:
-            where += f":{self.line}"
-            if self.column is not None:
-                where += f":{self.column}"
-        return where
+        return location(self.path, self.line, self.column)
 
 
 class RoutingError(AnsvarError):
@@ -219,9 +214,25 @@ def _within(outer: str, inner: str | None) -> str:
     return outer if inner is None else f"{outer}: {inner}"
 
 
-def _field(part: object) -> object:
-    # A location names fields and list indexes; an unknown key that is no id may itself be a CPR number.
-    return part if isinstance(part, int) or is_id(part) else "(no id)"
+def location(path: Path | None, line: int | None = None, column: int | None = None) -> str:
+    """`file:line:column` as editors print it (`<rules>` for no file; a part left out when unknown).
+
+    >>> location(Path("rules/aalborg/afrusning.yaml"), 12, 5), location(None)
+    ('rules/aalborg/afrusning.yaml:12:5', '<rules>')
+    """
+    where = str(path) if path is not None else "<rules>"
+    if line is not None:
+        where += f":{line}"
+        if column is not None:
+            where += f":{column}"
+    return where
+
+
+def field(part: object) -> str | int:
+    """A part of a location as a message shows it: a field, an index, or `(no id)` (may be a CPR number)."""
+    if isinstance(part, int):
+        return part
+    return part if isinstance(part, str) and is_id(part) else "(no id)"
 
 
 def _loc(loc: Sequence[Any]) -> str:

@@ -62,7 +62,7 @@ from ansvar.errors import (
     SituationError,
     UnknownEventError,
     describe,
-    is_id,
+    field,
     shown,
 )
 from ansvar.model.decision import Decision
@@ -557,7 +557,7 @@ def _field_errors(errors: Iterable[Mapping[str, Any]], events: EventDefinitions)
         # ansvar's words, as the library says them (a misspelt fact gets its suggestion here too)
         known = events[event].model.model_fields if event else ()
         message = describe(error, known, f"unknown fact of event {event!r}" if event else "unknown key")
-        loc = [p if isinstance(p, int) or is_id(p) else "(no id)" for p in loc]  # a key may be a CPR number
+        loc = [field(p) for p in loc]  # a key may be a CPR number
         found.append(FieldError(loc=loc, msg=message, type=str(error.get("type", ""))))
     if not found:
         found.append(FieldError(loc=[], msg="invalid request", type="invalid"))
@@ -620,7 +620,7 @@ def _refused(_request: Request, exc: Exception) -> Response:
 
 def _field_error(error: Mapping[str, Any]) -> FieldError:
     """One problem ansvar found itself (already in its words), its location's keys withheld unless ids."""
-    loc = [p if isinstance(p, int) or is_id(p) else "(no id)" for p in error["loc"]]
+    loc = [field(p) for p in error["loc"]]
     return FieldError(loc=loc, msg=str(error["msg"]), type=str(error["type"]))
 
 

@@ -27,10 +27,10 @@ from typing import Any, Literal
 
 from ansvar import _yaml
 from ansvar.analysis.space import MAX_SITUATIONS, SituationSpace, json_ready
-from ansvar.errors import RuleError
+from ansvar.errors import RuleError, location
 from ansvar.model.decision import Answer
 from ansvar.packs.loader import Pack
-from ansvar.routing.router import Router
+from ansvar.routing.router import Router, routing_date
 
 Kind = Literal["load", "gap", "conflict", "unreachable", "shadowed", "too_large", "no_packs"]
 
@@ -53,7 +53,7 @@ class Finding:
     @property
     def location(self) -> str:
         """`file:line:column`, as editors read it."""
-        return RuleError("", self.path, self.line, self.column).location
+        return location(self.path, self.line, self.column)
 
     def __str__(self) -> str:
         return f"{self.location}: {self.kind}: {self.message}"
@@ -87,7 +87,7 @@ def check(rule_dirs: Sequence[Path], *, only: Iterable[Path] = (), on: dt.date |
     date to route on (default today; a pack not yet in force is skipped). Checking nothing is a finding of
     its own (`no_packs`), as a test run that collects no test fails.
     """
-    day = on or dt.date.today()  # noqa: DTZ011 - the caller's local day, as in route()
+    day = routing_date(on)
     problems: list[RuleError] = []
     router = Router(rule_dirs, problems=problems)
     report = Report([Finding("load", p.message, p.path, p.line, p.column) for p in problems])

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ansvar.analysis.space import MAX_SITUATIONS, SituationSpace, json_ready
 from ansvar.errors import RoutingError, UnknownEventError
+from ansvar.routing.router import routing_date
 
 if TYPE_CHECKING:
     from ansvar.model.decision import Answer
@@ -50,7 +51,7 @@ class EventComparison:
 def compare(router: Router, first: str, second: str, event: str | None = None,
             on: dt.date | None = None) -> list[EventComparison]:
     """Where `first` and `second` answer differently, event by event, for the situations both cover."""
-    day = on or dt.date.today()  # noqa: DTZ011 - the caller's local day, as in route()
+    day = routing_date(on)
     shared = sorted(set(router.events(first)) & set(router.events(second)))
     if event is not None:
         if event not in shared:

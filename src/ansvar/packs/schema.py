@@ -33,7 +33,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-class Contact(_Strict):
+class ContactSpec(_Strict):
     """How to reach an actor; every part optional, at least one given."""
 
     phone: Text | None = None
@@ -42,7 +42,7 @@ class Contact(_Strict):
     note: Text | None = None
 
     @model_validator(mode="after")
-    def _not_empty(self) -> Contact:
+    def _not_empty(self) -> ContactSpec:
         if not any((self.phone, self.address, self.online, self.note)):
             msg = "a contact needs at least one of phone, address, online, note"
             raise ValueError(msg)
@@ -53,7 +53,7 @@ class ActorSpec(_Strict):
     """An actor as a municipality names it."""
 
     name: Text
-    contact: Contact | None = None
+    contact: ContactSpec | None = None
 
 
 LayerKind = Literal["national", "region", "municipality"]

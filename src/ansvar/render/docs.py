@@ -31,6 +31,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from ansvar.errors import AnsvarError
 from ansvar.packs.schema import ROUTING_DATE
 from ansvar.routing.build import cite
 from ansvar.routing.router import Router
@@ -87,7 +88,7 @@ _CAPTION = (
 )
 
 
-class GraphvizError(RuntimeError):
+class GraphvizError(AnsvarError, RuntimeError):
     """No Graphviz to draw the diagrams (neither `dot` nor the `docs` extra), or it failed to draw one."""
 
 

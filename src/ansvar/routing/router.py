@@ -156,7 +156,7 @@ class Router:
 
     def route(self, situation: SituationBase | Mapping[str, Any], on: dt.date | None = None) -> Decision:
         """Who is responsible in this situation, and what happens next, on date `on` (default today)."""
-        return self._route(self.parse_situation(situation), _check_date(on))
+        return self._route(self.parse_situation(situation), routing_date(on))
 
     def route_many(self, situations: Iterable[SituationBase | Mapping[str, Any]],
                    on: dt.date | None = None, *, processes: int | None = None) -> list[Decision]:
@@ -169,7 +169,7 @@ class Router:
         Workers are spawned, so they import the caller's main module: a script that passes `processes`
         must route under `if __name__ == "__main__":`, as every spawning `multiprocessing` program must.
         """
-        day = _check_date(on)
+        day = routing_date(on)
         parsed = [self.parse_situation(s, where=f"situation {i}") for i, s in enumerate(situations)]
         groups: dict[tuple[str, str], list[int]] = {}
         for index, situation in enumerate(parsed):
@@ -220,7 +220,7 @@ class Router:
 
     def resolve(self, situation: SituationBase | Mapping[str, Any], on: dt.date | None = None) -> Resolution:
         """Which rules hold for the situation, who leads (or the pack's defect): the hit policy's result."""
-        pack, fired = self._evaluate(self.parse_situation(situation), _check_date(on))
+        pack, fired = self._evaluate(self.parse_situation(situation), routing_date(on))
         return resolve(pack, fired)
 
     def why_not(self, situation: SituationBase | Mapping[str, Any], actor: str,
@@ -229,7 +229,7 @@ class Router:
         if actor not in ACTORS:
             raise UnknownActorError("actor", actor, ACTORS)
         parsed = self.parse_situation(situation)
-        pack, fired = self._evaluate(parsed, _check_date(on))
+        pack, fired = self._evaluate(parsed, routing_date(on))
         return why_not(resolve(pack, fired), parsed, actor)
 
     def _route(self, situation: SituationBase, on: dt.date) -> Decision:
@@ -263,7 +263,8 @@ def _engine_fact(pack: Pack, situation: SituationBase) -> dict[str, object]:
             for name in pack.facts}
 
 
-def _check_date(on: dt.date | None) -> dt.date:
+def routing_date(on: dt.date | None) -> dt.date:
+    """The date to route on: `on` checked (a date, not a datetime, 1900–2199), or today when None."""
     if on is None:
         return dt.date.today()  # noqa: DTZ011 - the caller's local day is what a caseworker means
     if isinstance(on, dt.datetime):

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from ansvar import _yaml, errors
-from ansvar.errors import AnsvarError, is_id
+from ansvar.errors import AnsvarError, is_id, location
 from ansvar.model.decision import OVERDUE_WARNING, Contact, Decision
 from ansvar.routing.router import Router, default_router, shipped_rules
 from ansvar.testing.files import SUFFIXES, has_scenarios  # noqa: F401 - re-exported: part of the API
@@ -79,12 +79,7 @@ class ScenarioFileError(AnsvarError):
     @property
     def location(self) -> str:
         """`file:line:column` as editors and compilers print it."""
-        where = str(self.path)
-        if self.line is not None:
-            where += f":{self.line}"
-            if self.column is not None:
-                where += f":{self.column}"
-        return where
+        return location(self.path, self.line, self.column)
 
 
 @dataclass(frozen=True)
