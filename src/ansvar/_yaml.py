@@ -9,7 +9,7 @@ and non-string keys are refused with their line and column.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -49,6 +49,31 @@ class LocatedList(list[Any]):
 
     positions: list[tuple[int, int]]
     position: tuple[int, int]
+
+
+def with_entries(mapping: LocatedDict, entries: Mapping[str, Any], at: tuple[int, int] | None = None,
+                 ) -> LocatedDict:
+    """A copy of `mapping` with `entries` set; an entry it did not hold is placed at `at` (default: itself).
+
+    For data filled in from elsewhere (a layer's shared text or rule): errors about it point at `at`.
+    """
+    copy = LocatedDict(mapping)
+    copy.position = mapping.position
+    copy.positions = dict(mapping.positions)
+    copy.key_positions = dict(mapping.key_positions)
+    for key, value in entries.items():
+        if key not in mapping:
+            copy.positions[key] = copy.key_positions[key] = at or mapping.position
+        copy[key] = value
+    return copy
+
+
+def with_items(sequence: LocatedList, items: Sequence[Any]) -> LocatedList:
+    """A copy of `sequence` holding `items` instead (as many), at the same positions."""
+    copy = LocatedList(items)
+    copy.position = sequence.position
+    copy.positions = list(sequence.positions)
+    return copy
 
 
 def _pos(node: Node) -> tuple[int, int]:

@@ -50,6 +50,8 @@ def _pattern(ctx: Mapping[str, Any]) -> str:
     pattern = str(ctx.get("pattern", ""))
     if pattern.strip("^$") == _ID.pattern:
         return "must be an id: lower-case ASCII letters, digits and _, starting with a letter, at most 64"
+    if pattern.strip("^$") == rf"{_ID.pattern}\.{_ID.pattern}":
+        return "must be `actor.action`: two ids joined by a dot"
     return f"must match {pattern}"
 
 
