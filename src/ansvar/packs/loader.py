@@ -373,11 +373,11 @@ def _shared_rules(layer: Layer) -> dict[str, SharedRule]:
                 body = _yaml.with_entries(body, {"steps": steps})
             rule = file.validate(SharedRule, body, loc)
             _check_actors(file, layer, rule, loc)
-            for number, step in enumerate(rule.steps):  # a town's actors are final: check contacts here
-                contact = layer.actors[step.contact].contact if step.contact else True
-                if layer.kind == "municipality" and contact is None:
-                    raise file.error(f"actor {step.contact!r} has no contact details in the layers of "
-                                     f"{layer.id!r}", (*loc, "steps", number, "contact"))
+            if layer.kind == "municipality":  # a town's actors are final: so are the contacts its steps show
+                for number, step in enumerate(rule.steps):
+                    if step.contact is not None and layer.actors[step.contact].contact is None:
+                        raise file.error(f"actor {step.contact!r} has no contact details in the layers of "
+                                         f"{layer.id!r}", (*loc, "steps", number, "contact"))
             shared[rule_id] = rule
         except RuleError as exc:
             found.extend(exc.all or [exc])
