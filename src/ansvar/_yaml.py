@@ -55,6 +55,31 @@ class LocatedList(list[Any]):
     position: tuple[int, int]
 
 
+def with_entries(mapping: LocatedDict, entries: Mapping[str, Any], at: tuple[int, int] | None = None,
+                 ) -> LocatedDict:
+    """A copy of `mapping` with `entries` set; an entry it did not hold is placed at `at` (default: itself).
+
+    For data filled in from elsewhere (a layer's shared text or rule): errors about it point at `at`.
+    """
+    copy = LocatedDict(mapping)
+    copy.position = mapping.position
+    copy.positions = dict(mapping.positions)
+    copy.key_positions = dict(mapping.key_positions)
+    for key, value in entries.items():
+        if key not in mapping:
+            copy.positions[key] = copy.key_positions[key] = at or mapping.position
+        copy[key] = value
+    return copy
+
+
+def with_items(sequence: LocatedList, items: Sequence[Any]) -> LocatedList:
+    """A copy of `sequence` holding `items` instead (as many), at the same positions."""
+    copy = LocatedList(items)
+    copy.position = sequence.position
+    copy.positions = list(sequence.positions)
+    return copy
+
+
 def _pos(node: Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
@@ -245,16 +270,20 @@ class SpecFile:
         line, column = where or (None, None)
         return RuleError(message, self.path, line, column)
 
-    def validate(self, model: type[_M]) -> _M:
-        """The file's data as `model`; every schema problem a RuleError at its position (the first raised)."""
-        if not isinstance(self.data, Mapping):
+    def validate(self, model: type[_M], data: Any = None, at: tuple[Any, ...] = ()) -> _M:  # noqa: ANN401
+        """The file's data (or `data`, which sits at `at` in the file) as `model`.
+
+        Every schema problem is a RuleError at its position: the first is raised, carrying them all.
+        """
+        data = self.data if data is None else data
+        if not isinstance(data, Mapping):
             raise self.error("the file must hold a mapping at its top")
         try:
-            return model.model_validate(self.data)
+            return model.model_validate(data)
         except ValidationError as exc:
             found = []
             for error in exc.errors(include_url=False, include_input=False):
-                loc = tuple(error["loc"])
+                loc = (*at, *error["loc"])
                 at_key = loc[-1:] == ("[key]",)  # pydantic's mark for a mapping's key that is wrong
                 loc = loc[:-1] if at_key else loc
                 shown_at = ".".join(str(p) for p in loc) or "(top)"

@@ -51,6 +51,10 @@ def _pattern(ctx: Mapping[str, Any]) -> str:
     pattern = str(ctx.get("pattern", ""))
     if pattern == ID_PATTERN:
         return "must be an id: lower-case ASCII letters, digits and _, starting with a letter, at most 64"
+    if pattern == rf"{ID_PATTERN.removesuffix('$')}\.{ID_PATTERN.removeprefix('^')}":
+        return "must be `actor.action`: two ids joined by a dot"
+    if pattern.strip("^$") == rf"{_ID.pattern}\.{_ID.pattern}":
+        return "must be `actor.action`: two ids joined by a dot"
     return f"must match {pattern}"
 
 

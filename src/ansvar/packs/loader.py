@@ -21,7 +21,7 @@ from typing import Any
 from ansvar import _yaml
 from ansvar._yaml import SpecFile as _File
 from ansvar.engine import RESERVED_NAMES, Ruleset
-from ansvar.errors import RuleError, suggest
+from ansvar.errors import RuleError, is_id, suggest
 from ansvar.model.events import (
     EVENTS_FOLDER,
     EventDefinition,
@@ -31,7 +31,17 @@ from ansvar.model.events import (
 )
 from ansvar.packs.compiler import CompiledRule, ConditionError, Test, parse_condition, to_ruleset
 from ansvar.packs.names import CATCH_ALL
-from ansvar.packs.schema import ACTORS, ROUTING_DATE, ActorSpec, LayerFile, PackMeta, RuleFile, RuleSpec
+from ansvar.packs.schema import (
+    ACTORS,
+    ROUTING_DATE,
+    SHARED_PARTS,
+    ActorSpec,
+    LayerFile,
+    PackMeta,
+    RuleFile,
+    RuleSpec,
+    SharedRule,
+)
 
 LAYER_FILE = "layer.yaml"
 
@@ -54,6 +64,15 @@ class Problems:
             self.found.extend(exc.all or [exc])
 
 
+@dataclass(frozen=True, slots=True)
+class LayerText:
+    """A layer's one text for an action (`texts:` of its layer.yaml), and where it is written."""
+
+    text: str
+    layer: str
+    where: str = field(repr=False)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Layer:
     """A layer of rules (national law, a region, a municipality): its file, parent and actors."""
@@ -64,6 +83,10 @@ class Layer:
     file: _File = field(repr=False)
     parent: Layer | None
     actors: Mapping[str, ActorSpec] = field(repr=False)
+    #: The text of each action (`actor.action`) a step may leave out: the nearest layer's `texts:` entry.
+    texts: Mapping[str, LayerText] = field(default_factory=dict, repr=False)
+    #: The rule bodies of this layer's `rules:`, which its packs' rules take with `use:`.
+    shared: Mapping[str, SharedRule] = field(default_factory=dict, repr=False)
 
     @property
     def kind(self) -> str:
@@ -274,9 +297,55 @@ def _resolve(layer_id: str, files: Mapping[str, tuple[Path, _File, LayerFile]], 
         above = actors.get(actor)
         actors[actor] = own if own.contact is not None or above is None else ActorSpec(
             name=own.name, contact=above.contact)
-    layer = Layer(spec.layer, folder, spec, file, parent, actors)
+    texts = _layer_texts(file, spec, actors, parent)
+    shared: dict[str, SharedRule] = {}
+    layer = Layer(spec.layer, folder, spec, file, parent, actors, texts, shared)
+    shared.update(_shared_rules(layer))
     layers[layer_id] = layer
     return layer
+
+
+def _layer_texts(file: _File, spec: LayerFile, actors: Mapping[str, ActorSpec], parent: Layer | None,
+                 ) -> dict[str, LayerText]:
+    """The texts a step of this layer may leave out: its own `texts:` over those of the layers above."""
+    texts = dict(parent.texts) if parent is not None else {}
+    for key, text in spec.texts.items():
+        actor = key.partition(".")[0]
+        if actor not in actors:
+            hint = suggest(actor, actors) or (
+                f" (a contract actor, but no {LAYER_FILE} of layer {spec.layer!r} or above names it)"
+                if actor in ACTORS else "")
+            raise file.error(f"texts: unknown actor {actor!r}{hint}", ("texts", key), key=True)
+        line = (_yaml.position(file.data, ("texts", key), key=True) or (0, 0))[0]
+        texts[key] = LayerText(text, spec.layer, f"{file.path}:{line}")
+    return texts
+
+
+def _shared_rules(layer: Layer) -> dict[str, SharedRule]:
+    """The rule bodies of a layer's `rules:`, steps given their layer's texts, checked in layer.yaml."""
+    file = layer.file
+    found: list[RuleError] = []
+    shared: dict[str, SharedRule] = {}
+    for rule_id in layer.spec.rules:
+        loc = ("rules", rule_id)
+        body = file.data["rules"][rule_id]
+        try:
+            if "steps" in body:
+                steps = _with_texts(file, body["steps"], (*loc, "steps"), layer)
+                body = _yaml.with_entries(body, {"steps": steps})
+            rule = file.validate(SharedRule, body, loc)
+            _check_actors(file, layer, rule, loc)
+            if layer.kind == "municipality":  # a town's actors are final: so are the contacts its steps show
+                for number, step in enumerate(rule.steps):
+                    if step.contact is not None and layer.actors[step.contact].contact is None:
+                        raise file.error(f"actor {step.contact!r} has no contact details in the layers of "
+                                         f"{layer.id!r}", (*loc, "steps", number, "contact"))
+            shared[rule_id] = rule
+        except RuleError as exc:
+            found.extend(exc.all or [exc])
+    if found:
+        raise _all_of(found)
+    return shared
 
 
 def load_layer_pack(path: Path, layer: Layer, problems: Problems | None = None,
@@ -295,6 +364,7 @@ def load_layer_pack(path: Path, layer: Layer, problems: Problems | None = None,
 
 def _load_layer_pack(path: Path, layer: Layer, problems: Problems, events: EventDefinitions) -> LayerPack:
     file = _File(path)
+    file.data = _take_shared(file, layer)
     spec = file.validate(RuleFile)
     meta = spec.pack
     if meta.layer != layer.id:
@@ -327,6 +397,89 @@ def _load_layer_pack(path: Path, layer: Layer, problems: Problems, events: Event
             compiled[rule.id] = CompiledRule(rule.id, alternatives)
             _check_due(file, rule, compiled[rule.id], facts, loc)
     return LayerPack(path, file, spec, layer, compiled)
+
+
+def _take_shared(file: _File, layer: Layer) -> Any:  # noqa: ANN401 - YAML data
+    """A pack's data as its rules mean it: `use:` filled in, steps without `text:` given their layer's.
+
+    What is filled in sits at the rule's `use:` (or at the step, for a text), so errors point there.
+    """
+    rules = file.data.get("rules") if isinstance(file.data, _yaml.LocatedDict) else None
+    if not isinstance(rules, _yaml.LocatedList):
+        return file.data  # the schema says what is wrong
+    found: list[RuleError] = []
+    taken: list[Any] = []
+    for index, rule in enumerate(rules):
+        loc = ("rules", index)
+        try:
+            if isinstance(rule, _yaml.LocatedDict) and is_id(rule.get("use")):
+                rule = _use(file, layer, rule, loc)  # noqa: PLW2901 - the rule as it is meant
+            elif isinstance(rule, _yaml.LocatedDict) and "steps" in rule:
+                steps = _with_texts(file, rule["steps"], (*loc, "steps"), layer)
+                rule = _yaml.with_entries(rule, {"steps": steps})  # noqa: PLW2901
+        except RuleError as exc:
+            found.append(exc)
+        taken.append(rule)
+    if found:
+        raise _all_of(found)
+    return _yaml.with_entries(file.data, {"rules": _yaml.with_items(rules, taken)})
+
+
+def _use(file: _File, layer: Layer, rule: _yaml.LocatedDict, loc: tuple[Any, ...]) -> _yaml.LocatedDict:
+    """A rule with `use:` as it is meant: its own id, when, priority and source, the shared rule's rest."""
+    name = rule["use"]
+    what = f"rule {rule['id']!r}" if is_id(rule.get("id")) else "a rule"
+    for part in SHARED_PARTS:
+        if part in rule:
+            raise file.error(f"{what} takes {', '.join(SHARED_PARTS)} from shared rule {name!r} (`use:`), "
+                             f"so it cannot give its own `{part}:`", (*loc, part), key=True)
+    body = layer.shared.get(name)
+    if body is None:
+        known = ", ".join(sorted(layer.shared)) or "none"
+        raise file.error(f"{what} uses shared rule {name!r}, which `rules:` of the {LAYER_FILE} of layer "
+                         f"{layer.id!r} does not define{suggest(name, layer.shared)}; it defines: {known}",
+                         (*loc, "use"))
+    taken: dict[str, Any] = {"responsible": body.responsible, "steps": body.steps, "warnings": body.warnings}
+    if "source" not in rule:
+        taken["source"] = body.source
+    return _yaml.with_entries(rule, taken, rule.positions["use"])
+
+
+def _with_texts(file: _File, steps: Any, loc: tuple[Any, ...], layer: Layer) -> Any:  # noqa: ANN401
+    """Steps as written, each without `text:` given its layer's text for the action.
+
+    A step giving another text than its layer's is refused at its text: one action, one text.
+    """
+    if not isinstance(steps, _yaml.LocatedList):
+        return steps
+    out: list[Any] = []
+    for number, step in enumerate(steps):
+        if isinstance(step, _yaml.LocatedDict) and is_id(step.get("actor")) and is_id(step.get("action")):
+            actor, action = step["actor"], step["action"]
+            shared = layer.texts.get(f"{actor}.{action}")
+            if shared is None and "text" not in step:
+                raise file.error(f"action {action!r} of {actor!r} has no text: give it `text:`, or give "
+                                 f"`{actor}.{action}` one in `texts:` of the {LAYER_FILE} of layer "
+                                 f"{layer.id!r} or a layer above", (*loc, number))
+            if shared is not None and "text" not in step:
+                step = _yaml.with_entries(step, {"text": shared.text})  # noqa: PLW2901 - as it is meant
+            elif shared is not None and isinstance(step["text"], str) and step["text"].strip() != shared.text:
+                raise file.error(f"action {action!r} of {actor!r} is given another text than `texts:` of "
+                                 f"layer {shared.layer!r} gives it ({shared.where}); leave out `text:` to "
+                                 "take that one, or give the step an action of its own if it means another",
+                                 (*loc, number, "text"))
+        out.append(step)
+    return _yaml.with_items(steps, out)
+
+
+def _all_of(found: Sequence[RuleError]) -> RuleError:
+    """One RuleError for several found in one step of loading: the first, carrying all."""
+    first = found[0]
+    if len(found) > 1:
+        first = RuleError(f"{first.message} (and {len(found) - 1} more)", first.path, first.line,
+                          first.column)
+    first.all = list(found)
+    return first
 
 
 def compose(parts: Sequence[LayerPack]) -> tuple[dict[str, RuleSpec], dict[str, LayerPack]]:
@@ -409,7 +562,7 @@ def _check_texts(rules: Mapping[str, RuleSpec], origin: Mapping[str, LayerPack])
                                       (*loc, "warnings", number, "text"))
 
 
-def _check_actors(file: _File, layer: Layer, rule: RuleSpec, loc: tuple[Any, ...]) -> None:
+def _check_actors(file: _File, layer: Layer, rule: RuleSpec | SharedRule, loc: tuple[Any, ...]) -> None:
     named: list[tuple[str, tuple[Any, ...]]] = []
     if rule.responsible is not None:
         named.append((rule.responsible, (*loc, "responsible")))

@@ -1,8 +1,9 @@
 """Pydantic models of the two kinds of rule file; every model forbids unknown keys.
 
 Rules come in layers: national law, a region's health agreement, a municipality's guide. Each layer is a
-folder: `<layer>/layer.yaml` names the layer, the layer it inherits from, and its actors (Danish display
-name, contact); `<layer>/<event>.yaml` holds that layer's pack for one event. A municipality routes an event
+folder: `<layer>/layer.yaml` names the layer, the layer it inherits from, its actors (Danish display
+name, contact), and what its packs share (one text per action, rule bodies taken with `use:`);
+`<layer>/<event>.yaml` holds that layer's pack for one event. A municipality routes an event
 with the rules of every layer of its chain, top down; a lower layer replaces an inherited rule only by
 saying so (`overrides:`) and drops one only by naming it (`omit:`). The format is described in
 docs/rule-format.md; conditions (`when`) are checked and compiled by `ansvar.packs.compiler`, which needs
@@ -19,6 +20,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 from ansvar.errors import ID_PATTERN
 
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+#: `actor.action`: the key of a layer's shared text for one action.
+ActionKey = Annotated[str, StringConstraints(
+    pattern=rf"{ID_PATTERN.removesuffix('$')}\.{ID_PATTERN.removeprefix('^')}")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
 
 #: Every actor of the contract; a pack may give each a display name and contact, and may use no other.
@@ -69,6 +73,12 @@ class LayerFile(_Strict):
     inherits: Id | None = Field(default=None, description="the layer above, e.g. a municipality's region")
     actors: dict[Id, ActorSpec] = Field(default_factory=dict, description=(
         "display names and contacts; a lower layer's entry replaces the name and, when given, the contact"))
+    texts: dict[ActionKey, Text] = Field(default_factory=dict, description=(
+        "one text per action, keyed `actor.action`: a step of this layer, or of a layer below, that leaves "
+        "out `text:` takes it, and one that gives another text is refused; the nearest layer's entry wins"))
+    rules: dict[Id, dict[str, Any]] = Field(default_factory=dict, description=(
+        "shared rule bodies (see SharedRule), which a rule of this layer's packs takes with `use: <id>`; "
+        "each is checked as a SharedRule once the texts of the layers above are known"))
 
     @staticmethod
     def may_inherit(kind: str, parent_kind: str) -> bool:
@@ -131,6 +141,37 @@ class WarningSpec(_Strict):
     source: SourceRef | None = None
 
 
+def _must_conclude(rule: RuleSpec | SharedRule) -> None:
+    if rule.responsible is None and not rule.steps and not rule.warnings:
+        msg = "a rule must conclude something: responsible, steps or warnings"
+        raise ValueError(msg)
+
+
+#: What a pack's rule takes from the shared rule it `use`s, and so may not give itself (`source` it may).
+SHARED_PARTS: tuple[str, ...] = ("responsible", "steps", "warnings")
+
+
+class SharedRule(_Strict):
+    """A rule body in `layer.yaml` (`rules:`): everything a rule concludes, and the passage it rests on.
+
+    A rule of a pack of that layer takes it with `use: <id>` and gives its own `id`, `when`, `priority`
+    (and `overrides`); it may give its own `source` (its event's passage saying the same), never its own
+    `responsible`, `steps` or `warnings`. `source` cites the using pack's document, as a pack's rule does.
+    """
+
+    responsible: Id | None = None
+    steps: list[StepSpec] = Field(default_factory=list)
+    warnings: list[WarningSpec] = Field(default_factory=list)
+    source: SourceRef
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+    @model_validator(mode="after")
+    def _concludes(self) -> SharedRule:
+        _must_conclude(self)
+        return self
+
+
 class RuleSpec(_Strict):
     """One rule: when its conditions hold, it concludes a responsible actor, steps and/or warnings."""
 
@@ -138,6 +179,8 @@ class RuleSpec(_Strict):
     priority: Annotated[int, Field(ge=0, le=1000)] = 0
     overrides: Id | None = Field(default=None, description=(
         "the layer above whose rule of the same id this rule replaces"))
+    use: Id | None = Field(default=None, description=(
+        "the shared rule of its layer's `layer.yaml` whose responsible, steps, warnings and source it takes"))
     when: dict[str, Any] | None = Field(default=None, description="conditions; absent: always")
     responsible: Id | None = None
     steps: list[StepSpec] = Field(default_factory=list)
@@ -148,9 +191,7 @@ class RuleSpec(_Strict):
 
     @model_validator(mode="after")
     def _concludes(self) -> RuleSpec:
-        if self.responsible is None and not self.steps and not self.warnings:
-            msg = "a rule must conclude something: responsible, steps or warnings"
-            raise ValueError(msg)
+        _must_conclude(self)
         return self
 
 
