@@ -7,24 +7,21 @@ import datetime as dt
 import html
 import importlib.metadata
 import json
-import logging
 import os
 import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any, Self, get_args
+from typing import Any, get_args
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -37,6 +34,7 @@ import ansvar
 from ansvar.errors import ConflictError, EngineError, NoResponsibleError
 from ansvar.server import MAX_BODY_BYTES, MAX_SITUATIONS, PROBLEM_TITLES, ProblemType, create_app
 from tests.fixtures import ON
+from tests.fixtures.live import LiveServer, Records
 from tests.tools import system_tool
 
 ROOT = Path(__file__).parents[2]
@@ -51,55 +49,8 @@ REBILD_COURSE = {"municipality": "rebild", "event": "behandlingsforloeb", "subst
                  "treatment_ended_on": "2026-01-31"}
 
 
-class _Records(logging.Handler):
-    """Every log line the server writes (access, error and ansvar.server loggers), formatted."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
-
-
-class _LiveServer:
-    """A uvicorn server in a thread on a free localhost port, with the lines it logged."""
-
-    def __init__(self, app: Any) -> None:
-        self.records = _Records()
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        # Accepted connections inherit it: uvicorn leaves Nagle on for a socket handed to it (40 ms a call).
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        # Access log on, as `serve` runs it; log_config=None: uvicorn leaves the logging setup (and the
-        # handler recording here) alone. test_serve_runs_uvicorn reads the log of uvicorn's own setup.
-        config = uvicorn.Config(app, log_level="info", lifespan="off", log_config=None)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self) -> Self:
-        for name in ("uvicorn.access", "uvicorn.error", "ansvar.server"):
-            logging.getLogger(name).addHandler(self.records)
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                pytest.fail("the uvicorn server did not start within 10 s")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.sock.close()
-        for name in ("uvicorn.access", "uvicorn.error", "ansvar.server"):
-            logging.getLogger(name).removeHandler(self.records)
-        assert not self.thread.is_alive(), "the uvicorn server did not shut down"
+_Records = Records
+_LiveServer = LiveServer
 
 
 @pytest.fixture(scope="module")

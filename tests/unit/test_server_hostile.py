@@ -11,21 +11,19 @@ import datetime as dt
 import json
 import logging
 import pickle
-import socket
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from typing import Any, Self
+from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 import ansvar
 from ansvar import server
 from ansvar.errors import ConflictError, NoResponsibleError, RoutingError, UnknownEventError
 from ansvar.server import create_app
+from tests.fixtures.live import LiveServer
 
 ON = "2026-11-23"
 CPR = "010190-1234"
@@ -35,32 +33,7 @@ JSON = {"content-type": "application/json"}
 AFRUSNING = {"municipality": "aalborg", "event": "afrusning"}
 
 
-class _Server:
-    """A uvicorn server in a thread on a free localhost port, its access log on as `ansvar serve` has it."""
-
-    def __init__(self, app: Any) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        # log_config=None: uvicorn leaves logging to pytest (caplog); its access log is on, at INFO.
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="info", lifespan="off", log_config=None))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self) -> Self:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                pytest.fail("the uvicorn server did not start within 10 s")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.sock.close()
-        assert not self.thread.is_alive(), "the uvicorn server did not shut down"
+_Server = LiveServer
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import shutil
 from pathlib import Path
@@ -11,7 +10,6 @@ import ansvar
 from ansvar.analysis.space import SituationSpace
 from ansvar.routing.router import PROCESS_CHUNK
 from tests.fixtures import ON
-
 
 
 def test_workers_answer_from_the_parents_packs_after_the_files_changed(tmp_path: Path) -> None:

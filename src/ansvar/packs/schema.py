@@ -13,7 +13,7 @@ their positions, so here they stay plain YAML data.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
@@ -141,7 +141,7 @@ class WarningSpec(_Strict):
     source: SourceRef | None = None
 
 
-def _must_conclude(rule: RuleSpec | SharedRule) -> None:
+def _must_conclude(rule: RuleBody) -> None:
     if rule.responsible is None and not rule.steps and not rule.warnings:
         msg = "a rule must conclude something: responsible, steps or warnings"
         raise ValueError(msg)
@@ -151,13 +151,8 @@ def _must_conclude(rule: RuleSpec | SharedRule) -> None:
 SHARED_PARTS: tuple[str, ...] = ("responsible", "steps", "warnings")
 
 
-class SharedRule(_Strict):
-    """A rule body in `layer.yaml` (`rules:`): everything a rule concludes, and the passage it rests on.
-
-    A rule of a pack of that layer takes it with `use: <id>` and gives its own `id`, `when`, `priority`
-    (and `overrides`); it may give its own `source` (its event's passage saying the same), never its own
-    `responsible`, `steps` or `warnings`. `source` cites the using pack's document, as a pack's rule does.
-    """
+class RuleBody(_Strict):
+    """What a rule concludes, and the passage it rests on: a rule's body, or a layer's shared one."""
 
     responsible: Id | None = None
     steps: list[StepSpec] = Field(default_factory=list)
@@ -167,12 +162,21 @@ class SharedRule(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
     @model_validator(mode="after")
-    def _concludes(self) -> SharedRule:
+    def _concludes(self) -> Self:
         _must_conclude(self)
         return self
 
 
-class RuleSpec(_Strict):
+class SharedRule(RuleBody):
+    """A rule body in `layer.yaml` (`rules:`): everything a rule concludes, and the passage it rests on.
+
+    A rule of a pack of that layer takes it with `use: <id>` and gives its own `id`, `when`, `priority`
+    (and `overrides`); it may give its own `source` (its event's passage saying the same), never its own
+    `responsible`, `steps` or `warnings`. `source` cites the using pack's document, as a pack's rule does.
+    """
+
+
+class RuleSpec(RuleBody):
     """One rule: when its conditions hold, it concludes a responsible actor, steps and/or warnings."""
 
     id: Id
@@ -182,17 +186,6 @@ class RuleSpec(_Strict):
     use: Id | None = Field(default=None, description=(
         "the shared rule of its layer's `layer.yaml` whose responsible, steps, warnings and source it takes"))
     when: dict[str, Any] | None = Field(default=None, description="conditions; absent: always")
-    responsible: Id | None = None
-    steps: list[StepSpec] = Field(default_factory=list)
-    warnings: list[WarningSpec] = Field(default_factory=list)
-    source: SourceRef
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
-
-    @model_validator(mode="after")
-    def _concludes(self) -> RuleSpec:
-        _must_conclude(self)
-        return self
 
 
 class PackMeta(_Strict):
