@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ansvar.engine import MAX_BATCH
 from ansvar.errors import RoutingError, RuleError, SituationError, UnknownActorError, UnknownEventError
@@ -23,10 +23,12 @@ from ansvar.model.why_not import WhyNot
 from ansvar.packs.compiler import engine_value
 from ansvar.packs.loader import Catalogue, Pack, Problems, load
 from ansvar.packs.schema import ACTORS
-from ansvar.routing import pool
 from ansvar.routing.build import Answers
 from ansvar.routing.resolve import Resolution, resolve
 from ansvar.routing.why_not import why_not
+
+if TYPE_CHECKING:
+    from ansvar.routing.pool import Workers
 
 PROCESS_CHUNK = 2000  # situations sent to a worker process at a time
 
@@ -103,7 +105,9 @@ class Router:
         """A worker process's router: over the parent's files (written for it) and the events from them."""
         return Router(rule_dirs, problems=[], events=events)
 
-    def _workers(self, packs: Iterable[Pack]) -> pool.Workers:
+    def _workers(self, packs: Iterable[Pack]) -> Workers:
+        from ansvar.routing import pool  # noqa: PLC0415 - multiprocessing loads only when asked for
+
         loaded = self._loaded
         snapshot = pool.Snapshot(self.rule_dirs, {**loaded.events.files(), **loaded.catalogue.files()})
         return pool.Workers(snapshot, Router._in_worker, {pack.key: pack.content_hash for pack in packs})
