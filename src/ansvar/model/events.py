@@ -278,6 +278,10 @@ class EventDefinitions(Mapping[str, EventDefinition]):
     def __contains__(self, event: object) -> bool:
         return event in self._events
 
+    def get(self, event: str, default: EventDefinition | None = None) -> EventDefinition | None:  # type: ignore[override]
+        """The definition of `event`, or `default` (indexing an unknown event is an `UnknownEventError`)."""
+        return self._events.get(event, default)
+
     def __repr__(self) -> str:
         return f"EventDefinitions({', '.join(sorted(self._events))})"
 
