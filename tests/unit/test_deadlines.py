@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 import ansvar
+from tests.fixtures import ON
 
 D = dt.date
 ROUTER = ansvar.default_router()
@@ -194,3 +195,16 @@ def test_follow_up_before_the_treatment_ended_is_refused() -> None:
         route("behandlingsforloeb", on=D(2026, 3, 1), treatment_ended_on=D(2026, 1, 31),
               follow_up_1_month_on=D(2026, 1, 1))
     assert caught.value.errors[0]["loc"] == ("follow_up_1_month_on",)
+
+
+def test_no_deadline_counted_from_a_citizens_date_outlives_the_call() -> None:
+    """Deadlines from the situation's own dates are built per call; only those counted from `on` are kept."""
+    router = ansvar.Router()
+    situation = {"municipality": "rebild", "event": "behandlingsforloeb", "substance": "alkohol",
+                 "clarifying_conversation_on": "2019-01-02", "treatment_started_on": "2019-01-10",
+                 "treatment_ended_on": "2019-01-31"}
+    decision = router.route(situation, on=ON)
+    assert any(step.due is not None and step.due.year in {2019, 2020} for step in decision.steps)
+    answers = router._answers(router.pack("rebild", "behandlingsforloeb"))  # noqa: SLF001 - the cache itself
+    assert all(step.due is None or step.due.year >= ON.year - 1 for step in answers._due.values())  # noqa: SLF001
+    assert answers.decisions == {}  # a Decision reading a citizen's date is never kept whole either

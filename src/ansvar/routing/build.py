@@ -64,14 +64,20 @@ def due_date(due: Due, situation: SituationBase, on: dt.date) -> dt.date:
     >>> due_date(Due(months=1, **{"from": "treatment_ended_on"}), s, dt.date(2024, 3, 1))
     datetime.date(2024, 2, 29)
     """
-    for name in due.from_:
-        start = on if name == ROUTING_DATE else getattr(situation, name)
-        if start is not None:
-            if not due.months:
-                return start + dt.timedelta(days=due.days)  # the common case, without relativedelta's cost
-            from dateutil.relativedelta import relativedelta  # noqa: PLC0415 - only for calendar months
+    name = counted_from(due, situation)
+    start: dt.date = on if name == ROUTING_DATE else getattr(situation, name)
+    if not due.months:
+        return start + dt.timedelta(days=due.days)  # the common case, without relativedelta's cost
+    from dateutil.relativedelta import relativedelta  # noqa: PLC0415 - only for calendar months
 
-            return start + relativedelta(months=due.months, days=due.days)
+    return start + relativedelta(months=due.months, days=due.days)
+
+
+def counted_from(due: Due, situation: SituationBase) -> str:
+    """The first of the deadline's `from` dates the situation sets (`on` is always set)."""
+    for name in due.from_:
+        if name == ROUTING_DATE or getattr(situation, name) is not None:
+            return name
     # The loader refuses a deadline whose dates the rule's condition does not guarantee.
     msg = f"deadline counts from {', '.join(due.from_)}, and none is set"
     raise AssertionError(msg)
@@ -203,16 +209,6 @@ class Answers:
         return entry
 
 
-def _from_on(due: Due, situation: SituationBase) -> bool:
-    """Whether a deadline counts from `on` for this situation (no earlier `from` date of it is set)."""
-    for name in due.from_:
-        if name == ROUTING_DATE:
-            return True
-        if getattr(situation, name) is not None:
-            return False
-    return False
-
-
 def _days(count: int) -> str:
     return "dag" if count == 1 else "dage"
 
@@ -248,7 +244,8 @@ class _Builder:
                 continue
             self.source(step.source)
             built = step if spec.due is None else self.prepared.with_due(
-                step, due_date(spec.due, self.situation, self.on), keep=_from_on(spec.due, self.situation))
+                step, due_date(spec.due, self.situation, self.on),
+                keep=counted_from(spec.due, self.situation) == ROUTING_DATE)
             done = getattr(self.situation, spec.done_on) if spec.done_on else None
             if done is None:
                 self.steps[spec.actor, spec.action] = built
