@@ -279,3 +279,11 @@ def test_the_shipped_event_files_ship_with_the_package(tmp_path: Path) -> None:
     """A copy of the events folder loads alone: the definitions need nothing but their files."""
     shutil.copytree(shipped_events(), tmp_path / "events")
     assert set(load_events(tmp_path / "events")) == set(shipped.MODELS)
+
+
+def test_a_situation_error_carries_no_trace_of_pydantics_error() -> None:
+    """Neither cause nor context: pydantic's error holds the input, a citizen's facts."""
+    with pytest.raises(ansvar.SituationError) as caught:
+        ansvar.parse_situation({"municipality": "aalborg", "event": "afrusning", "seizures": "3112901234"})
+    assert caught.value.__cause__ is None
+    assert caught.value.__context__ is None

@@ -239,9 +239,11 @@ class EventDefinition:
             return self.model.model_validate(data)
         except ValidationError as exc:
             errors = exc.errors(include_input=False, include_url=False)
-            for error in errors:
-                error["msg"] = describe(error, self.model.model_fields, f"unknown fact of event {self.id!r}")
-            raise SituationError(errors, where=where) from None
+        # Raised outside the `except`: pydantic's error (whose `.errors()` holds the input) is not even the
+        # new error's `__context__`, so no traceback or debugger can show a citizen's facts through it.
+        for error in errors:
+            error["msg"] = describe(error, self.model.model_fields, f"unknown fact of event {self.id!r}")
+        raise SituationError(errors, where=where)
 
     def schema(self) -> dict[str, Any]:
         """JSON Schema of a situation of this event: each fact with its Danish label and question."""
