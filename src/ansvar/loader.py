@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from ansvar import _yaml
-from ansvar.compiler import CompiledRule, ConditionError, Test, parse_condition, to_ruleset
+from ansvar.compiler import MAX_ENGINE_RULES, CompiledRule, ConditionError, Test, parse_condition, to_ruleset
 from ansvar.decision import LayerInfo, PackInfo
 from ansvar.engine import Ruleset
 from ansvar.errors import RuleError, describe, suggest
@@ -134,6 +134,13 @@ class LayerPack:
     spec: RuleFile = field(repr=False)
     layer: Layer
     compiled: Mapping[str, CompiledRule] = field(repr=False)
+    places: Mapping[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        places: dict[str, int] = {}
+        for index, rule in enumerate(self.spec.rules):
+            places.setdefault(rule.id, index)
+        object.__setattr__(self, "places", places)  # asked once per rule when composing: no search per rule
 
     @property
     def meta(self) -> PackMeta:
@@ -142,8 +149,7 @@ class LayerPack:
 
     def rule_loc(self, rule_id: str) -> tuple[Any, ...]:
         """Where a rule of this pack sits in its file, for error positions."""
-        index = next(i for i, r in enumerate(self.spec.rules) if r.id == rule_id)
-        return ("rules", index)
+        return ("rules", self.places[rule_id])
 
 
 @dataclass(slots=True)
@@ -330,6 +336,12 @@ def load_layer_pack(path: Path, layer: Layer, problems: Problems | None = None) 
 
 def _load_layer_pack(path: Path, layer: Layer, problems: Problems) -> LayerPack:
     file = _File(path)
+    rules = file.data.get("rules") if isinstance(file.data, Mapping) else None
+    if isinstance(rules, list) and len(rules) > MAX_ENGINE_RULES:
+        # Every rule is at least one engine rule, and an event's pack holds at most MAX_ENGINE_RULES: such
+        # a file can never load, so it is refused before the work of checking each of its rules.
+        raise file.error(f"{len(rules)} rules in one file; at most {MAX_ENGINE_RULES} (the engine holds at "
+                         f"most {MAX_ENGINE_RULES} rules per event)", ("rules",), key=True)
     spec = file.validate(RuleFile)
     meta = spec.pack
     if meta.layer != layer.id:
