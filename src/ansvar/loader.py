@@ -32,6 +32,7 @@ from ansvar.situation import MODELS, FactType, fact_types
 
 LAYER_FILE = "layer.yaml"
 MAX_FILE_BYTES = 2_000_000  # the largest shipped pack is ~20 kB; a file far larger is a mistake or an attack
+MAX_LISTED = 100  # schema errors of one file reported one by one; past them, only their number
 _M = TypeVar("_M", bound=BaseModel)
 
 
@@ -84,16 +85,20 @@ class _File:
         try:
             return model.model_validate(self.data)
         except ValidationError as exc:
+            errors = exc.errors(include_url=False, include_input=False)
             found = []
-            for error in exc.errors(include_url=False, include_input=False):
+            for error in errors[:MAX_LISTED]:  # each is worded and located; a flood of them is counted
                 loc = tuple(error["loc"])
                 shown = ".".join(str(p) for p in loc) or "(top)"
                 extra = error["type"] == "extra_forbidden"
                 message = describe(error, _keys(model))
                 found.append(self.error(f"{shown}: {message}", loc, key=extra))
+            if len(errors) > MAX_LISTED:
+                found.append(RuleError(f"and {len(errors) - MAX_LISTED} more schema problems, not listed",
+                                       self.path))
             first = found[0]
-            if len(found) > 1:
-                first = RuleError(f"{first.message} (and {len(found) - 1} more)", first.path, first.line,
+            if len(errors) > 1:
+                first = RuleError(f"{first.message} (and {len(errors) - 1} more)", first.path, first.line,
                                   first.column)
             first.all = found
             raise first from None
