@@ -8,8 +8,12 @@ and non-string keys are refused with their line and column.
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import stat
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -161,6 +165,26 @@ for _loader in _LOADERS:
         _loader.yaml_constructors.pop(f"tag:yaml.org,2002:{_tag}", None)
 
 _LOADER = _LOADERS[-1]
+
+
+def read(path: Path, limit: int) -> bytes:
+    """At most `limit` + 1 bytes of the regular file at `path`, for `load`; `OSError` if it cannot be read.
+
+    Only a regular file is read: a FIFO would block until something writes to it (for ever), and a device
+    or folder holds no rule file or situation; either is an `OSError` saying "not a regular file". The file
+    is checked before it is opened (opening a device may act on it) and again once open, without blocking,
+    in case it was replaced in between.
+    """
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        with open(fd, "rb", closefd=False) as handle:  # the descriptor just checked
+            return handle.read(limit + 1)
+    finally:
+        os.close(fd)
 
 
 def load(text: str | bytes) -> Any:  # noqa: ANN401 - YAML holds any value

@@ -191,8 +191,7 @@ def _read_situation(name: str) -> Any:  # noqa: ANN401 - whatever the file holds
         raw = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
     else:
         try:
-            with Path(name).open("rb") as handle:
-                raw = handle.read(MAX_INPUT_BYTES + 1)
+            raw = _yaml.read(Path(name), MAX_INPUT_BYTES)  # a regular file only: a FIFO would hang here
         except OSError as exc:
             raise SituationError([{"loc": (), "msg": f"cannot read: {exc.strerror}", "type": "os_error"}],
                                  where=where) from None

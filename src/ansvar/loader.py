@@ -60,8 +60,7 @@ class _File:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            with path.open("rb") as handle:
-                self.raw = handle.read(MAX_FILE_BYTES + 1)
+            self.raw = _yaml.read(path, MAX_FILE_BYTES)  # a regular file only: a FIFO would hang here
         except OSError as exc:
             raise RuleError(f"cannot read: {exc.strerror}", path) from None
         if len(self.raw) > MAX_FILE_BYTES:
@@ -224,7 +223,7 @@ def find_layer_dirs(rule_dirs: Iterable[Path], problems: Problems | None = None)
     found: dict[Path, Path] = {}  # by resolved path: a folder given twice (rules/ and rules/aalborg) is one
 
     def layer_folder(folder: Path) -> bool:
-        if (folder / LAYER_FILE).is_file():
+        if (folder / LAYER_FILE).exists():  # a layer.yaml that is no regular file is refused when read
             found.setdefault(folder.resolve(), folder)
             return True
         if any(folder.glob("*.yaml")):
