@@ -219,11 +219,14 @@ def _where(name: str) -> str:
 
 def _read_json(raw: bytes, where: str) -> Any:  # noqa: ANN401
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [k for k, _ in pairs]
-        duplicate = next((k for k in keys if keys.count(k) > 1), None)
-        if duplicate is not None:
-            raise ValueError(f"duplicate key {shown(duplicate)}")
-        return dict(pairs)
+        found = dict(pairs)
+        if len(found) < len(pairs):  # some key came twice: name the first (if it is an id), in linear time
+            seen: set[str] = set()
+            for key, _ in pairs:
+                if key in seen:
+                    raise ValueError(f"duplicate key {shown(key)}")
+                seen.add(key)
+        return found
 
     try:
         return json.loads(raw.decode("utf-8"), object_pairs_hook=no_duplicates)

@@ -25,7 +25,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from ansvar.errors import SituationError, UnknownEventError, describe
+from ansvar.errors import MAX_LISTED, SituationError, UnknownEventError, describe
 
 #: The dates a situation (and `on`) may carry: wide enough for any case, narrow enough for date arithmetic.
 EARLIEST_DATE = dt.date(1900, 1, 1)
@@ -329,10 +329,13 @@ def parse_situation(data: SituationBase | Mapping[str, Any], *, where: str | Non
         return model.model_validate(data)  # the event picks the model: one schema built, not 15
     except ValidationError as exc:
         errors = exc.errors(include_input=False, include_url=False)
-        for error in errors:  # drop the union tag pydantic puts first: the event is known already
+        fields = list(model.model_fields)
+        for number, error in enumerate(errors):  # drop the union tag pydantic puts first: the event is known
             if error["loc"][:1] == (event,):
                 error["loc"] = error["loc"][1:]
-            error["msg"] = describe(error, model.model_fields, f"unknown fact of event {event!r}")
+            # A misspelling is looked for among the problems a message lists, not among 100,000 unknown keys.
+            near = fields if number < MAX_LISTED else []
+            error["msg"] = describe(error, near, f"unknown fact of event {event!r}")
         raise SituationError(errors, where=where) from None
 
 
