@@ -291,38 +291,62 @@ def _load_layers(folders: Iterable[Path], problems: Problems) -> dict[str, Layer
                     raise file.error(f"unknown actor {actor!r}{suggest(actor, ACTORS)}", ("actors", actor))
             files[spec.layer] = (folder, file, spec)
     layers: dict[str, Layer] = {}
+    broken: set[str] = set()  # layers refused, with every layer below them: each problem is reported once
     for layer_id in files:
         with problems.gather():
-            _resolve(layer_id, files, layers, ())
+            _resolve(layer_id, files, layers, broken)
     return layers
 
 
 def _resolve(layer_id: str, files: Mapping[str, tuple[Path, _File, LayerFile]], layers: dict[str, Layer],
-             seen: tuple[str, ...]) -> Layer:
-    if layer_id in layers:
-        return layers[layer_id]
-    folder, file, spec = files[layer_id]
-    parent: Layer | None = None
-    if spec.inherits is not None:
-        if spec.inherits in seen or spec.inherits == layer_id:
-            cycle = " -> ".join((*seen, layer_id, spec.inherits))
-            raise file.error(f"layers inherit in a circle: {cycle}", ("inherits",))
-        if spec.inherits not in files:
-            raise file.error(f"inherits unknown layer {spec.inherits!r}{suggest(spec.inherits, files)}; "
-                             "give its rule directory too (e.g. Router([shipped_rules(), ...]))",
-                             ("inherits",))
-        parent = _resolve(spec.inherits, files, layers, (*seen, layer_id))
-        if not LayerFile.may_inherit(spec.kind, parent.kind):
-            raise file.error(f"a {spec.kind} layer cannot inherit from the {parent.kind} layer {parent.id!r}",
-                             ("inherits",))
-    actors: dict[str, ActorSpec] = dict(parent.actors) if parent else {}
-    for actor, own in spec.actors.items():
-        above = actors.get(actor)
-        actors[actor] = own if own.contact is not None or above is None else ActorSpec(
-            name=own.name, contact=above.contact)
-    layer = Layer(spec.layer, folder, spec, file, parent, actors)
-    layers[layer_id] = layer
-    return layer
+             broken: set[str]) -> None:
+    """Build the layer `layer_id` and every layer above it into `layers`: up `inherits` in a loop, then down.
+
+    A valid chain is at most three layers (national, region, municipality: each inherits a kind above its
+    own), but a chain of any length and a circle of any size are refused with a RuleError, never by running
+    out of stack. A refused layer goes into `broken` with every layer below it, so that each problem is
+    reported once and no chain is walked twice.
+    """
+    up: list[str] = []  # layer_id, its parent, ...: up to a layer built already, or one that inherits none
+    seen: set[str] = set()
+    current: str | None = layer_id
+    try:
+        while current is not None and current not in layers:
+            if current in broken:  # refused already, with its problem: so is every layer below it
+                broken.update(up)
+                return
+            up.append(current)
+            seen.add(current)
+            _, file, spec = files[current]
+            parent = spec.inherits
+            if parent is not None and parent in seen:
+                raise file.error(f"layers inherit in a circle: {_circle([*up, parent])}", ("inherits",))
+            if parent is not None and parent not in files:
+                raise file.error(f"inherits unknown layer {parent!r}{suggest(parent, files)}; give its rule "
+                                 "directory too (e.g. Router([shipped_rules(), ...]))", ("inherits",))
+            current = parent
+        for name in reversed(up):
+            folder, file, spec = files[name]
+            above = layers[spec.inherits] if spec.inherits is not None else None
+            if above is not None and not LayerFile.may_inherit(spec.kind, above.kind):
+                raise file.error(f"a {spec.kind} layer cannot inherit from the {above.kind} layer "
+                                 f"{above.id!r}", ("inherits",))
+            actors: dict[str, ActorSpec] = dict(above.actors) if above else {}
+            for actor, own in spec.actors.items():
+                inherited = actors.get(actor)
+                actors[actor] = own if own.contact is not None or inherited is None else ActorSpec(
+                    name=own.name, contact=inherited.contact)
+            layers[name] = Layer(spec.layer, folder, spec, file, above, actors)
+    except RuleError:
+        broken.update(name for name in up if name not in layers)
+        raise
+
+
+def _circle(names: Sequence[str]) -> str:
+    """`a -> b -> a`; a long circle by its first and last few layers, and its length."""
+    if len(names) <= 8:
+        return " -> ".join(names)
+    return f"{' -> '.join(names[:4])} -> ... ({len(names) - 7} more) -> {' -> '.join(names[-3:])}"
 
 
 def load_layer_pack(path: Path, layer: Layer, problems: Problems | None = None) -> LayerPack | None:
