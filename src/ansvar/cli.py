@@ -217,6 +217,10 @@ def _where(name: str) -> str:
     return "<stdin>" if name == "-" else name
 
 
+class _DuplicateKeyError(ValueError):
+    """A JSON object naming a key twice."""
+
+
 def _read_json(raw: bytes, where: str) -> Any:  # noqa: ANN401
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         found = dict(pairs)
@@ -224,7 +228,7 @@ def _read_json(raw: bytes, where: str) -> Any:  # noqa: ANN401
             seen: set[str] = set()
             for key, _ in pairs:
                 if key in seen:
-                    raise ValueError(f"duplicate key {shown(key)}")
+                    raise _DuplicateKeyError(f"duplicate key {shown(key)}")
                 seen.add(key)
         return found
 
@@ -232,12 +236,14 @@ def _read_json(raw: bytes, where: str) -> Any:  # noqa: ANN401
         return json.loads(raw.decode("utf-8"), object_pairs_hook=no_duplicates)
     except UnicodeDecodeError as exc:
         problem, at = f"not UTF-8 text (byte {exc.start})", ""
-    except json.JSONDecodeError as exc:
-        problem, at = f"JSON syntax error: {exc.msg}", f":{exc.lineno}:{exc.colno}"
+    except json.JSONDecodeError as exc:  # its words, up to any quoting of the text
+        problem, at = f"JSON syntax error: {exc.msg.partition(':')[0]}", f":{exc.lineno}:{exc.colno}"
     except RecursionError:
         problem, at = "nested too deeply", ""
-    except ValueError as exc:
+    except _DuplicateKeyError as exc:
         problem, at = str(exc), ""
+    except ValueError:  # Python refuses an integer of more than 4,300 digits
+        problem, at = "a number too long to read", ""
     raise SituationError([{"loc": (), "msg": problem, "type": "json"}], where=where + at)
 
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansvar import _yaml
-from ansvar.errors import suggest
+from ansvar.errors import shown, suggest
 from ansvar.situation import RESERVED_NAMES, FactType
 
 #: Engine limits (see docs/durable-rules.md): kept with a margin, refused at load time.
@@ -255,8 +255,8 @@ def _fact(name: str, spec: object, facts: Mapping[str, FactType],
     fact = facts.get(name)
     if fact is None:
         near = suggest(name, facts)
-        raise ConditionError(f"unknown fact {name!r}{near}; this event's facts: {', '.join(sorted(facts))}",
-                             key_at)
+        raise ConditionError(f"unknown fact {shown(name)}{near}; this event's facts: "
+                             f"{', '.join(sorted(facts))}", key_at)
     if not isinstance(spec, Mapping):
         if isinstance(spec, list):
             raise ConditionError(f"{name}: a list is not a value; write {{in: [...]}} to test several",
@@ -268,7 +268,7 @@ def _fact(name: str, spec: object, facts: Mapping[str, FactType],
     for op, value in spec.items():
         at = _where(spec, op) or where
         if op not in OPERATORS:
-            raise ConditionError(f"{name}: unknown operator {op!r}; known: {', '.join(OPERATORS)}",
+            raise ConditionError(f"{name}: unknown operator {shown(op)}; known: {', '.join(OPERATORS)}",
                                  _where(spec, op, at_key=True))
         if op in {"in", "not_in"}:
             if not isinstance(value, list) or not value:
@@ -309,7 +309,8 @@ def _test(fact: FactType, op: str, value: object, where: tuple[int, int] | None)
         "date": lambda v: isinstance(v, dt.date) and not isinstance(v, dt.datetime),
     }
     if not checks[fact.kind](value):
-        raise ConditionError(f"{fact.name}: {value!r} is not a possible value; {fact.name} is "
+        said = shown(value) if isinstance(value, str) else _show(value)  # a string only if it is an id
+        raise ConditionError(f"{fact.name}: {said} is not a possible value; {fact.name} is "
                              f"{fact.describe()}", where)
     assert isinstance(value, bool | int | str | dt.date)  # noqa: S101 - narrowed by the checks above
     return Test(fact.name, op, value)

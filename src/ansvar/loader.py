@@ -26,7 +26,7 @@ from ansvar import _yaml
 from ansvar.compiler import MAX_ENGINE_RULES, CompiledRule, ConditionError, Test, parse_condition, to_ruleset
 from ansvar.decision import LayerInfo, PackInfo
 from ansvar.engine import Ruleset
-from ansvar.errors import RuleError, describe, suggest
+from ansvar.errors import RuleError, describe, is_id, suggest
 from ansvar.schema import ACTORS, ROUTING_DATE, ActorSpec, LayerFile, PackMeta, RuleFile, RuleSpec
 from ansvar.situation import MODELS, FactType, fact_types
 
@@ -88,7 +88,7 @@ class _File:
             found = []
             for error in errors[:MAX_LISTED]:  # each is worded and located; a flood of them is counted
                 loc = tuple(error["loc"])
-                shown = ".".join(str(p) for p in loc) or "(top)"
+                shown = ".".join(_part(p) for p in loc) or "(top)"
                 extra = error["type"] == "extra_forbidden"
                 message = describe(error, _keys(model))
                 found.append(self.error(f"{shown}: {message}", loc, key=extra))
@@ -532,6 +532,11 @@ def _sets(test: Test, name: str) -> bool:
     if test.op == "ne":
         return bool(test.value is None)
     return test.value is not None
+
+
+def _part(part: object) -> str:
+    """A part of an error's location as a message may say it: an index, an id, or pydantic's `[key]`."""
+    return str(part) if isinstance(part, int) or is_id(part) or part == "[key]" else "(no id)"
 
 
 @functools.cache
