@@ -3,7 +3,9 @@
 PyYAML follows YAML 1.1, where `on`, `off`, `yes`, `no`, `y` and `n` silently become booleans (a key `on:`
 turns into `True`). Here only `true` and `false` are booleans; every other such word stays a string, so a
 wrong value meets a clear type error instead of becoming a boolean nobody wrote. Duplicate keys, aliases
-and non-string keys are refused with their line and column.
+and non-string keys are refused with their line and column, as are more nodes than any file needs; no
+message repeats a key, tag or value of the text unless it has the shape of an id (the text may hold a CPR
+number or a name). `read` reads only regular files.
 """
 
 from __future__ import annotations
@@ -226,6 +228,7 @@ if getattr(yaml, "__with_libyaml__", False):
             yaml.resolver.Resolver.__init__(self)
 
     _LOADERS.append(_FastStrictLoader)
+
 
 def _checked(construct: Callable[[Any, Node], Any], words: str) -> Callable[[Any, Node], Any]:
     """PyYAML's constructor of a scalar, refusing a value it cannot build with `words` at its position.
