@@ -3,15 +3,21 @@
 PyYAML follows YAML 1.1, where `on`, `off`, `yes`, `no`, `y` and `n` silently become booleans (a key `on:`
 turns into `True`). Here only `true` and `false` are booleans; every other such word stays a string, so a
 wrong value meets a clear type error instead of becoming a boolean nobody wrote. Duplicate keys, aliases
-and non-string keys are refused with their line and column.
+and non-string keys are refused with their line and column, as are more nodes than any file needs; no
+message repeats a key, tag or value of the text unless it has the shape of an id (the text may hold a CPR
+number or a name). `read` reads only regular files.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import errno
 import functools
+import os
 import re
+import stat
 import typing
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -20,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, SequenceNode
 
-from ansvar.errors import RuleError, describe, shown
+from ansvar.errors import RuleError, describe, field, shown
 
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 
@@ -28,6 +34,11 @@ _BOOL_TAG = "tag:yaml.org,2002:bool"
 #: Deeper nesting than any rule file or situation needs is refused (the shipped packs nest 8 levels).
 MAX_DEPTH = 64
 _TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep"
+#: More nodes (keys, values, lists, mappings) than any rule file or situation needs are refused while the
+#: text is read, before anything is built: the largest shipped file has ~1,300, a tiny 2 MB file ~1,000,000,
+#: and building each costs ~10 µs.
+MAX_NODES = 100_000
+_TOO_MANY = f"more than {MAX_NODES:,} YAML nodes (keys and values); far more than any rule file or situation"
 
 
 class YamlProblem(Exception):  # noqa: N818 - internal; callers turn it into RuleError or SituationError
@@ -84,6 +95,77 @@ def _pos(node: Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+def kind_of(value: object) -> str:
+    """What a YAML value is, in words, without the value (which may be a CPR number or a name).
+
+    >>> kind_of(3112901234), kind_of(["Jens Hansen"])
+    ('a number', 'a list')
+    """
+    kinds = {str: "a string", bool: "true or false", int: "a number", float: "a number",
+             dt.datetime: "a date and time", dt.date: "a date", type(None): "null", list: "a list",
+             dict: "a mapping"}
+    return next((words for kind, words in kinds.items() if isinstance(value, kind)), "a value")
+
+
+#: Scalars PyYAML builds by their tag, and what a value that is none says (`!!int Jens` must not say Jens).
+_SCALARS = {"bool": "not true or false", "int": "not a whole number, or too long a one",
+            "float": "not a number", "timestamp": "not a valid date"}
+
+#: What the scanner and parser of LibYAML (the loader used by default) and of PyYAML say without quoting the
+#: text: only these are repeated. The others (PyYAML's own scanner quotes what it found: a character, a tag
+#: handle, an anchor) are said as "YAML syntax error" with their line and column, or as below.
+_SYNTAX = frozenset({
+    "block sequence entries are not allowed in this context", "could not find expected ':'",
+    "could not find expected directive name", "did not find URI escaped octet", "did not find expected '!'",
+    "did not find expected ',' or ']'", "did not find expected ',' or '}'",
+    "did not find expected '-' indicator", "did not find expected <document start>",
+    "did not find expected alphabetic or numeric character", "did not find expected comment or line break",
+    "did not find expected digit or '.' character", "did not find expected hexdecimal number",
+    "did not find expected key", "did not find expected node content", "did not find expected tag URI",
+    "did not find expected version number", "did not find expected whitespace",
+    "did not find expected whitespace or line break", "did not find the expected '>'",
+    "expected indentation indicator in the range 1-9, but found 0",
+    "found a tab character that violates indentation",
+    "found a tab character where an indentation space is expected",
+    "found an indentation indicator equal to 0", "found character that cannot start any token",
+    "found duplicate %TAG directive", "found duplicate %YAML directive", "found duplicate YAML directive",
+    "found extremely long version number", "found incompatible YAML document",
+    "found incompatible YAML document (version 1.* is required)",
+    "found invalid Unicode character escape code", "found non-specific tag '!'", "found undefined tag handle",
+    "found unexpected ':'", "found unexpected document indicator", "found unexpected document separator",
+    "found unexpected end of stream", "found unexpected non-alphabetical character",
+    "found unknown directive name", "found unknown escape character", "incompatible %YAML directive",
+    "invalid indentation or unclosed '[' or '{'", "mapping keys are not allowed here",
+    "mapping values are not allowed here", "mapping values are not allowed in this context",
+    "sequence entries are not allowed here",
+})
+#: PyYAML's messages that quote what they found, by how they start: said as LibYAML says them.
+_QUOTING = {
+    "found character ": "found character that cannot start any token",
+    "found unknown escape character ": "found unknown escape character",
+    "found undefined tag handle ": "found undefined tag handle",
+    "expected alphabetic or numeric character": "did not find expected alphabetic or numeric character",
+    "expected ',' or ']'": "did not find expected ',' or ']'",
+    "expected ',' or '}'": "did not find expected ',' or '}'",
+}
+
+
+def _syntax(exc: yaml.MarkedYAMLError) -> str:
+    """A scanner, parser or composer error in ansvar's words: never a text that may quote the file."""
+    problem = exc.problem or ""
+    if problem in _SYNTAX:
+        return f"YAML syntax error: {problem}"
+    said = next((words for start, words in _QUOTING.items() if problem.startswith(start)), None)
+    if said is not None:
+        return f"YAML syntax error: {said}"
+    if isinstance(exc, yaml.composer.ComposerError):
+        if problem == "but found another document":
+            return "more than one YAML document (---): a file holds one"
+        if problem == "second occurrence":
+            return "an anchor (&name) is defined twice"
+    return "YAML syntax error"
+
+
 if TYPE_CHECKING:  # the mixin reads PyYAML's loader API; at run time it sits before either loader's classes
     _Loader = yaml.SafeLoader
 else:
@@ -99,12 +181,17 @@ class _Strict(_Loader):
     }
 
     depth = 0
+    nodes = 0
 
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()  # type: ignore[no-untyped-call]
             raise YamlProblem("aliases (*name) are not allowed", event.start_mark.line + 1,
                               event.start_mark.column + 1)
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise YamlProblem(_TOO_MANY, event.start_mark.line + 1, event.start_mark.column + 1)
         self.depth += 1
         try:
             if self.depth > MAX_DEPTH:  # PyYAML composes recursively: refuse before Python's stack gives out
@@ -124,8 +211,9 @@ class _Strict(_Loader):
         result.position = _pos(node)
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=True)
-            if not isinstance(key, str):
-                raise YamlProblem(f"keys must be strings, not {type(key).__name__} {key!r}", *_pos(key_node))
+            if not isinstance(key, str):  # never the key itself: `3112901234:` is a CPR number
+                hint = "" if isinstance(key, list | dict) else " (quote it to make it a string)"
+                raise YamlProblem(f"keys must be strings; this one is {kind_of(key)}{hint}", *_pos(key_node))
             if key in result:
                 raise YamlProblem(f"duplicate key {shown(key)}", *_pos(key_node))
             result[key] = self.construct_object(value_node, deep=True)
@@ -169,17 +257,57 @@ if getattr(yaml, "__with_libyaml__", False):
 
     _LOADERS.append(_FastStrictLoader)
 
+
+def _checked(construct: Callable[[Any, Node], Any], words: str) -> Callable[[Any, Node], Any]:
+    """PyYAML's constructor of a scalar, refusing a value it cannot build with `words` at its position.
+
+    PyYAML's own errors quote the value (`invalid literal for int() with base 10: 'Jens'`), or are no
+    errors of its own at all (`!!bool Jens` is a KeyError, `!!timestamp Jens` an AttributeError).
+    """
+
+    def constructor(loader: Any, node: Node) -> Any:  # noqa: ANN401 - whatever the scalar is
+        try:
+            return construct(loader, node)
+        except (ValueError, KeyError, AttributeError, TypeError):
+            raise YamlProblem(words, *_pos(node)) from None
+
+    return constructor
+
+
 for _loader in _LOADERS:
     _loader.add_implicit_resolver(
         _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"),
     )
     _loader.add_constructor("tag:yaml.org,2002:map", _Strict.construct_located_map)
     _loader.add_constructor("tag:yaml.org,2002:seq", _Strict.construct_located_sequence)
+    for _tag, _words in _SCALARS.items():
+        _loader.add_constructor(f"tag:yaml.org,2002:{_tag}",
+                                _checked(_loader.yaml_constructors[f"tag:yaml.org,2002:{_tag}"], _words))
     # Sets, binary data and ordered pairs are YAML, but no rule file or situation has any use for them.
     for _tag in ("set", "binary", "omap", "pairs"):
         _loader.yaml_constructors.pop(f"tag:yaml.org,2002:{_tag}", None)
 
 _LOADER = _LOADERS[-1]
+
+
+def read(path: Path, limit: int) -> bytes:
+    """At most `limit` + 1 bytes of the regular file at `path`, for `load`; `OSError` if it cannot be read.
+
+    Only a regular file is read: a FIFO would block until something writes to it (for ever), and a device
+    or folder holds no rule file or situation; either is an `OSError` saying "not a regular file". The file
+    is checked before it is opened (opening a device may act on it) and again once open, without blocking,
+    in case it was replaced in between.
+    """
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        with open(fd, "rb", closefd=False) as handle:  # the descriptor just checked
+            return handle.read(limit + 1)
+    finally:
+        os.close(fd)
 
 
 def load(text: str | bytes) -> Any:  # noqa: ANN401 - YAML holds any value
@@ -208,14 +336,13 @@ def load(text: str | bytes) -> Any:  # noqa: ANN401 - YAML holds any value
             # LibYAML's scanner reads ahead and stops at its own depth limit (1,000 levels, since PyYAML
             # 6.0.4) before the composer above counts level 65: one refusal, in ansvar's words, either way.
             raise YamlProblem(_TOO_DEEP, line, column) from None
-        what = "unsupported tag" if isinstance(exc, ConstructorError) else "YAML syntax error"
-        raise YamlProblem(f"{what}: {exc.problem or exc.context}", line, column) from None
+        if isinstance(exc, ConstructorError):  # PyYAML names the tag, and a tag may be anything: `!Jens`
+            raise YamlProblem("unsupported tag: only plain YAML values (no !tags)", line, column) from None
+        raise YamlProblem(_syntax(exc), line, column) from None
     except yaml.reader.ReaderError as exc:
         raise YamlProblem(f"unacceptable character #x{exc.character:04x}", None, None) from None
-    except yaml.YAMLError as exc:
-        raise YamlProblem(f"YAML error: {exc}", None, None) from None
-    except ValueError as exc:  # a timestamp that is no date: 2026-13-01, 2026-02-30
-        raise YamlProblem(f"not a valid date: {exc}", None, None) from None
+    except (yaml.YAMLError, ValueError):  # PyYAML's text may quote the file: its words are not repeated
+        raise YamlProblem("not readable as YAML", None, None) from None
     finally:
         if loader is not None:
             loader.dispose()
@@ -241,6 +368,7 @@ def position(data: Any, loc: Sequence[Any], *, key: bool = False) -> tuple[int, 
 
 #: The largest shipped pack is ~20 kB; a file far larger is a mistake or an attack.
 MAX_FILE_BYTES = 2_000_000
+MAX_SCHEMA_ERRORS = 100  # schema errors of one file reported one by one; past them, only their number
 _M = TypeVar("_M", bound=BaseModel)
 
 
@@ -250,8 +378,7 @@ class SpecFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            with path.open("rb") as handle:
-                self.raw = handle.read(MAX_FILE_BYTES + 1)
+            self.raw = read(path, MAX_FILE_BYTES)  # a regular file only: a FIFO would hang here
         except OSError as exc:
             raise RuleError(f"cannot read: {exc.strerror}", path) from None
         if len(self.raw) > MAX_FILE_BYTES:
@@ -281,19 +408,23 @@ class SpecFile:
         try:
             return model.model_validate(data)
         except ValidationError as exc:
+            errors = exc.errors(include_url=False, include_input=False)
             found = []
-            for error in exc.errors(include_url=False, include_input=False):
+            for error in errors[:MAX_SCHEMA_ERRORS]:  # each is worded and located; a flood of them is counted
                 loc = (*at, *error["loc"])
                 at_key = loc[-1:] == ("[key]",)  # pydantic's mark for a mapping's key that is wrong
                 loc = loc[:-1] if at_key else loc
-                shown_at = ".".join(str(p) for p in loc) or "(top)"
+                shown_at = ".".join(str(field(p)) for p in loc) or "(top)"
                 message = describe(error, _keys(model))
                 message = f"the key {message}" if at_key else message
                 found.append(self.error(f"{shown_at}: {message}", loc,
                                         key=at_key or error["type"] == "extra_forbidden"))
+            if len(errors) > MAX_SCHEMA_ERRORS:
+                rest = len(errors) - MAX_SCHEMA_ERRORS
+                found.append(RuleError(f"and {rest} more schema problems, not listed", self.path))
             first = found[0]
-            if len(found) > 1:
-                first = RuleError(f"{first.message} (and {len(found) - 1} more)", first.path, first.line,
+            if len(errors) > 1:
+                first = RuleError(f"{first.message} (and {len(errors) - 1} more)", first.path, first.line,
                                   first.column)
             first.all = found
             raise first from None

@@ -193,8 +193,7 @@ def _read_situation(name: str) -> Any:  # noqa: ANN401 - whatever the file holds
         raw = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
     else:
         try:
-            with Path(name).open("rb") as handle:
-                raw = handle.read(MAX_INPUT_BYTES + 1)
+            raw = _yaml.read(Path(name), MAX_INPUT_BYTES)  # a regular file only: a FIFO would hang here
         except OSError as exc:
             raise SituationError([{"loc": (), "msg": f"cannot read: {exc.strerror}", "type": "os_error"}],
                                  where=where) from None
@@ -220,24 +219,33 @@ def _where(name: str) -> str:
     return "<stdin>" if name == "-" else name
 
 
+class _DuplicateKeyError(ValueError):
+    """A JSON object naming a key twice."""
+
+
 def _read_json(raw: bytes, where: str) -> Any:  # noqa: ANN401
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [k for k, _ in pairs]
-        duplicate = next((k for k in keys if keys.count(k) > 1), None)
-        if duplicate is not None:
-            raise ValueError(f"duplicate key {shown(duplicate)}")
-        return dict(pairs)
+        found = dict(pairs)
+        if len(found) < len(pairs):  # some key came twice: name the first (if it is an id), in linear time
+            seen: set[str] = set()
+            for key, _ in pairs:
+                if key in seen:
+                    raise _DuplicateKeyError(f"duplicate key {shown(key)}")
+                seen.add(key)
+        return found
 
     try:
         return json.loads(raw.decode("utf-8"), object_pairs_hook=no_duplicates)
     except UnicodeDecodeError as exc:
         problem, at = f"not UTF-8 text (byte {exc.start})", ""
-    except json.JSONDecodeError as exc:
-        problem, at = f"JSON syntax error: {exc.msg}", f":{exc.lineno}:{exc.colno}"
+    except json.JSONDecodeError as exc:  # its words, up to any quoting of the text
+        problem, at = f"JSON syntax error: {exc.msg.partition(':')[0]}", f":{exc.lineno}:{exc.colno}"
     except RecursionError:
         problem, at = "nested too deeply", ""
-    except ValueError as exc:
+    except _DuplicateKeyError as exc:
         problem, at = str(exc), ""
+    except ValueError:  # Python refuses an integer of more than 4,300 digits
+        problem, at = "a number too long to read", ""
     raise SituationError([{"loc": (), "msg": problem, "type": "json"}], where=where + at)
 
 

@@ -15,6 +15,8 @@ from typing import Any, Self
 #: is ever repeated in a message: a CPR number or a person's name never has it.
 ID_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 _ID = re.compile(ID_PATTERN)
+#: A message lists this many of a situation's problems, then counts the rest (`errors` holds every one).
+MAX_LISTED = 10
 
 
 def is_id(value: object) -> bool:
@@ -123,9 +125,10 @@ class SituationError(AnsvarError, ValueError):
             for e in errors
         ]
         self.where = where
-        parts = [f"{_loc(e['loc'])}: {e['msg']}" for e in self.errors]
+        parts = [f"{_loc(e['loc'])}: {e['msg']}" for e in self.errors[:MAX_LISTED]]
+        more = f" (and {len(self.errors) - MAX_LISTED} more)" if len(self.errors) > MAX_LISTED else ""
         prefix = f"{where}: " if where else ""
-        super().__init__(f"{prefix}invalid situation: " + "; ".join(parts))
+        super().__init__(f"{prefix}invalid situation: " + "; ".join(parts) + more)
 
     def at(self, where: str) -> SituationError:
         """The same error, said of the situation at `where` (a file, or an index of a batch)."""

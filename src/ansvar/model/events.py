@@ -38,7 +38,15 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from ansvar._yaml import SpecFile
-from ansvar.errors import ID_PATTERN, RuleError, SituationError, UnknownEventError, describe, suggest
+from ansvar.errors import (
+    ID_PATTERN,
+    MAX_LISTED,
+    RuleError,
+    SituationError,
+    UnknownEventError,
+    describe,
+    suggest,
+)
 
 #: The dates a situation (and `on`) may carry: wide enough for any case, narrow enough for date arithmetic.
 EARLIEST_DATE = dt.date(1900, 1, 1)
@@ -241,8 +249,11 @@ class EventDefinition:
             errors = exc.errors(include_input=False, include_url=False)
         # Raised outside the `except`: pydantic's error (whose `.errors()` holds the input) is not even the
         # new error's `__context__`, so no traceback or debugger can show a citizen's facts through it.
-        for error in errors:
-            error["msg"] = describe(error, self.model.model_fields, f"unknown fact of event {self.id!r}")
+        fields = list(self.model.model_fields)
+        for number, error in enumerate(errors):
+            # A misspelling is looked for among the problems a message lists, not among 100,000 unknown keys.
+            near = fields if number < MAX_LISTED else []
+            error["msg"] = describe(error, near, f"unknown fact of event {self.id!r}")
         raise SituationError(errors, where=where)
 
     def schema(self) -> dict[str, Any]:

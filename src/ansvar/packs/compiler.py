@@ -33,7 +33,7 @@ from typing import Any
 
 from ansvar import _yaml
 from ansvar.engine import MAX_PRIORITY, STATE_GUARD
-from ansvar.errors import suggest
+from ansvar.errors import shown, suggest
 from ansvar.model.events import FactType
 from ansvar.packs import names
 from ansvar.packs.names import CATCH_ALL
@@ -152,16 +152,15 @@ def parse_condition(when: Mapping[str, Any] | None, facts: Mapping[str, FactType
     """
     if when is None:
         return ((),)
-    alternatives = _mapping(when, facts, depth=0)
-    if len(alternatives) > MAX_ALTERNATIVES_PER_RULE:
+    plan = _mapping(when, facts, depth=0)
+    if plan.count > MAX_ALTERNATIVES_PER_RULE:  # counted from the parts: nothing is multiplied out yet
         raise ConditionError(
-            f"condition expands to {len(alternatives)} alternatives; at most {MAX_ALTERNATIVES_PER_RULE} "
+            f"condition expands to {_count(plan.count)} alternatives; at most {MAX_ALTERNATIVES_PER_RULE} "
             "(split the rule, or test fewer values with `in`)", _where(when))
-    for alternative in alternatives:
-        if len(alternative) > MAX_TESTS_PER_ALTERNATIVE:
-            raise ConditionError(f"a condition alternative holds {len(alternative)} tests; at most "
-                                 f"{MAX_TESTS_PER_ALTERNATIVE}", _where(when))
-    return alternatives
+    if plan.longest > MAX_TESTS_PER_ALTERNATIVE:
+        raise ConditionError(f"a condition alternative holds {_count(plan.longest)} tests; at most "
+                             f"{MAX_TESTS_PER_ALTERNATIVE}", _where(when))
+    return plan.expand()
 
 
 def _where(node: object, key: str | None = None, *, at_key: bool = False) -> tuple[int, int] | None:
@@ -174,7 +173,59 @@ def _product(parts: Sequence[tuple[Conjunction, ...]]) -> tuple[Conjunction, ...
     return tuple(tuple(itertools.chain.from_iterable(combo)) for combo in itertools.product(*parts))
 
 
-def _mapping(node: object, facts: Mapping[str, FactType], depth: int) -> tuple[Conjunction, ...]:
+#: Counts of alternatives and tests stop growing here: a condition's size is known without big numbers.
+_MANY = 10**9
+
+
+def _count(number: int) -> str:
+    return str(number) if number < _MANY else f"more than {_MANY - 1:,}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Part of a condition: its alternatives, counted from its parts and multiplied out only on `expand`.
+
+    The counts are known before anything is built: alternatives multiply across the parts of a product
+    (`all`, a mapping's entries) and add up across those of a union (`any`, `in`); an alternative of a
+    product holds the tests of one alternative of each part. So a condition that would expand past the
+    limits is refused at the cost of reading it, never of building its alternatives.
+    """
+
+    count: int
+    longest: int
+    leaf: tuple[Conjunction, ...] = ()
+    parts: tuple[_Plan, ...] = ()
+    union: bool = False
+
+    @staticmethod
+    def of(alternatives: tuple[Conjunction, ...]) -> _Plan:
+        return _Plan(len(alternatives), max(map(len, alternatives)), leaf=alternatives)
+
+    @staticmethod
+    def product(parts: Sequence[_Plan]) -> _Plan:
+        if len(parts) == 1:
+            return parts[0]
+        count = 1
+        for part in parts:
+            count = min(count * part.count, _MANY)
+        longest = min(sum(part.longest for part in parts), _MANY)
+        return _Plan(count, longest, parts=tuple(parts))
+
+    @staticmethod
+    def either(parts: Sequence[_Plan]) -> _Plan:
+        if len(parts) == 1:
+            return parts[0]
+        count = min(sum(part.count for part in parts), _MANY)
+        return _Plan(count, max(part.longest for part in parts), parts=tuple(parts), union=True)
+
+    def expand(self) -> tuple[Conjunction, ...]:
+        if not self.parts:
+            return self.leaf
+        expanded = [part.expand() for part in self.parts]
+        return tuple(itertools.chain.from_iterable(expanded)) if self.union else _product(expanded)
+
+
+def _mapping(node: object, facts: Mapping[str, FactType], depth: int) -> _Plan:
     if not isinstance(node, Mapping):
         raise ConditionError(f"a condition must be a mapping of facts, not {type(node).__name__}",
                              _where(node))
@@ -183,54 +234,49 @@ def _mapping(node: object, facts: Mapping[str, FactType], depth: int) -> tuple[C
                              _where(node))
     if depth > MAX_DEPTH:
         raise ConditionError(f"conditions nest deeper than {MAX_DEPTH} levels", _where(node))
-    parts: list[tuple[Conjunction, ...]] = []
+    parts: list[_Plan] = []
     for key, value in node.items():
         if key in {"any", "all"}:
             if not isinstance(value, list) or not value:
                 raise ConditionError(f"`{key}` takes a non-empty list of condition mappings",
                                      _where(node, key))
             branches = [_mapping(item, facts, depth + 1) for item in value]
-            if key == "any":
-                parts.append(tuple(itertools.chain.from_iterable(branches)))
-            else:
-                parts.append(_product(branches))
+            parts.append(_Plan.either(branches) if key == "any" else _Plan.product(branches))
         else:
             parts.append(_fact(key, value, facts, _where(node, key, at_key=True), _where(node, key)))
-        if len(parts[-1]) > MAX_ALTERNATIVES_PER_RULE:
-            break  # the caller reports the size; stop before the product explodes
-    return _product(parts)
+    return _Plan.product(parts)
 
 
 def _fact(name: str, spec: object, facts: Mapping[str, FactType],
-          key_at: tuple[int, int] | None, where: tuple[int, int] | None) -> tuple[Conjunction, ...]:
+          key_at: tuple[int, int] | None, where: tuple[int, int] | None) -> _Plan:
     fact = facts.get(name)
     if fact is None:
         near = suggest(name, facts)
-        raise ConditionError(f"unknown fact {name!r}{near}; this event's facts: {', '.join(sorted(facts))}",
-                             key_at)
+        raise ConditionError(f"unknown fact {shown(name)}{near}; this event's facts: "
+                             f"{', '.join(sorted(facts))}", key_at)
     if not isinstance(spec, Mapping):
         if isinstance(spec, list):
             raise ConditionError(f"{name}: a list is not a value; write {{in: [...]}} to test several",
                                  where)
-        return (((_test(fact, "eq", spec, where)),),)
+        return _Plan.of(((_test(fact, "eq", spec, where),),))
     if not spec:
         raise ConditionError(f"{name}: an empty operator mapping", where)
-    parts: list[tuple[Conjunction, ...]] = []
+    parts: list[_Plan] = []
     for op, value in spec.items():
         at = _where(spec, op) or where
         if op not in OPERATORS:
-            raise ConditionError(f"{name}: unknown operator {op!r}; known: {', '.join(OPERATORS)}",
+            raise ConditionError(f"{name}: unknown operator {shown(op)}; known: {', '.join(OPERATORS)}",
                                  _where(spec, op, at_key=True))
         if op in {"in", "not_in"}:
             if not isinstance(value, list) or not value:
                 raise ConditionError(f"{name}: `{op}` takes a non-empty list of values", at)
             tests = [_test(fact, "eq" if op == "in" else "ne", v, at) for v in value]
-            parts.append(tuple((t,) for t in tests) if op == "in" else _or_null(fact, tuple(tests)))
+            parts.append(_Plan.of(tuple((t,) for t in tests) if op == "in" else _or_null(fact, tuple(tests))))
         elif op == "ne" and value is not None:
-            parts.append(_or_null(fact, (_test(fact, op, value, at),)))
+            parts.append(_Plan.of(_or_null(fact, (_test(fact, op, value, at),))))
         else:
-            parts.append(((_test(fact, op, value, at),),))
-    return _product(parts)
+            parts.append(_Plan.of(((_test(fact, op, value, at),),)))
+    return _Plan.product(parts)
 
 
 def _or_null(fact: FactType, differs: Conjunction) -> tuple[Conjunction, ...]:
@@ -260,7 +306,8 @@ def _test(fact: FactType, op: str, value: object, where: tuple[int, int] | None)
         "date": lambda v: isinstance(v, dt.date) and not isinstance(v, dt.datetime),
     }
     if not checks[fact.kind](value):
-        raise ConditionError(f"{fact.name}: {value!r} is not a possible value; {fact.name} is "
+        said = shown(value) if isinstance(value, str) else _show(value)  # a string only if it is an id
+        raise ConditionError(f"{fact.name}: {said} is not a possible value; {fact.name} is "
                              f"{fact.describe()}", where)
     assert isinstance(value, bool | int | str | dt.date)  # noqa: S101 - narrowed by the checks above
     return Test(fact.name, op, value)

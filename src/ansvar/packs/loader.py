@@ -20,7 +20,7 @@ from typing import Any
 
 from ansvar import _yaml
 from ansvar._yaml import SpecFile as _File
-from ansvar.engine import RESERVED_NAMES, Ruleset
+from ansvar.engine import MAX_ENGINE_RULES, RESERVED_NAMES, Ruleset
 from ansvar.errors import RuleError, is_id, suggest
 from ansvar.model.events import (
     EVENTS_FOLDER,
@@ -112,6 +112,13 @@ class LayerPack:
     spec: RuleFile = field(repr=False)
     layer: Layer
     compiled: Mapping[str, CompiledRule] = field(repr=False)
+    places: Mapping[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        places: dict[str, int] = {}
+        for index, rule in enumerate(self.spec.rules):
+            places.setdefault(rule.id, index)
+        object.__setattr__(self, "places", places)  # asked once per rule when composing: no search per rule
 
     @property
     def meta(self) -> PackMeta:
@@ -120,8 +127,7 @@ class LayerPack:
 
     def rule_loc(self, rule_id: str) -> tuple[Any, ...]:
         """Where a rule of this pack sits in its file, for error positions."""
-        index = next(i for i, r in enumerate(self.spec.rules) if r.id == rule_id)
-        return ("rules", index)
+        return ("rules", self.places[rule_id])
 
 
 @dataclass(slots=True)
@@ -188,7 +194,7 @@ def find_layer_dirs(rule_dirs: Iterable[Path], problems: Problems | None = None)
     found: dict[Path, Path] = {}  # by resolved path: a folder given twice (rules/ and rules/aalborg) is one
 
     def layer_folder(folder: Path) -> bool:
-        if (folder / LAYER_FILE).is_file():
+        if (folder / LAYER_FILE).exists():  # a layer.yaml that is no regular file is refused when read
             found.setdefault(folder.resolve(), folder)
             return True
         if any(folder.glob("*.yaml")):
@@ -268,41 +274,66 @@ def _load_layers(folders: Iterable[Path], problems: Problems) -> dict[str, Layer
                     raise file.error(f"unknown actor {actor!r}{suggest(actor, ACTORS)}", ("actors", actor))
             files[spec.layer] = (folder, file, spec)
     layers: dict[str, Layer] = {}
+    broken: set[str] = set()  # layers refused, with every layer below them: each problem is reported once
     for layer_id in files:
         with problems.gather():
-            _resolve(layer_id, files, layers, ())
+            _resolve(layer_id, files, layers, broken)
     return layers
 
 
 def _resolve(layer_id: str, files: Mapping[str, tuple[Path, _File, LayerFile]], layers: dict[str, Layer],
-             seen: tuple[str, ...]) -> Layer:
-    if layer_id in layers:
-        return layers[layer_id]
-    folder, file, spec = files[layer_id]
-    parent: Layer | None = None
-    if spec.inherits is not None:
-        if spec.inherits in seen or spec.inherits == layer_id:
-            cycle = " -> ".join((*seen, layer_id, spec.inherits))
-            raise file.error(f"layers inherit in a circle: {cycle}", ("inherits",))
-        if spec.inherits not in files:
-            raise file.error(f"inherits unknown layer {spec.inherits!r}{suggest(spec.inherits, files)}; "
-                             "give its rule directory too (e.g. Router([shipped_rules(), ...]))",
-                             ("inherits",))
-        parent = _resolve(spec.inherits, files, layers, (*seen, layer_id))
-        if not LayerFile.may_inherit(spec.kind, parent.kind):
-            raise file.error(f"a {spec.kind} layer cannot inherit from the {parent.kind} layer {parent.id!r}",
-                             ("inherits",))
-    actors: dict[str, ActorSpec] = dict(parent.actors) if parent else {}
-    for actor, own in spec.actors.items():
-        above = actors.get(actor)
-        actors[actor] = own if own.contact is not None or above is None else ActorSpec(
-            name=own.name, contact=above.contact)
-    texts = _layer_texts(file, spec, actors, parent)
-    shared: dict[str, SharedRule] = {}
-    layer = Layer(spec.layer, folder, spec, file, parent, actors, texts, shared)
-    shared.update(_shared_rules(layer))
-    layers[layer_id] = layer
-    return layer
+             broken: set[str]) -> None:
+    """Build the layer `layer_id` and every layer above it into `layers`: up `inherits` in a loop, then down.
+
+    A valid chain is at most three layers (national, region, municipality: each inherits a kind above its
+    own), but a chain of any length and a circle of any size are refused with a RuleError, never by running
+    out of stack. A refused layer goes into `broken` with every layer below it, so that each problem is
+    reported once and no chain is walked twice.
+    """
+    up: list[str] = []  # layer_id, its parent, ...: up to a layer built already, or one that inherits none
+    seen: set[str] = set()
+    current: str | None = layer_id
+    try:
+        while current is not None and current not in layers:
+            if current in broken:  # refused already, with its problem: so is every layer below it
+                broken.update(up)
+                return
+            up.append(current)
+            seen.add(current)
+            _, file, spec = files[current]
+            parent = spec.inherits
+            if parent is not None and parent in seen:
+                raise file.error(f"layers inherit in a circle: {_circle([*up, parent])}", ("inherits",))
+            if parent is not None and parent not in files:
+                raise file.error(f"inherits unknown layer {parent!r}{suggest(parent, files)}; give its rule "
+                                 "directory too (e.g. Router([shipped_rules(), ...]))", ("inherits",))
+            current = parent
+        for name in reversed(up):
+            folder, file, spec = files[name]
+            above = layers[spec.inherits] if spec.inherits is not None else None
+            if above is not None and not LayerFile.may_inherit(spec.kind, above.kind):
+                raise file.error(f"a {spec.kind} layer cannot inherit from the {above.kind} layer "
+                                 f"{above.id!r}", ("inherits",))
+            actors: dict[str, ActorSpec] = dict(above.actors) if above else {}
+            for actor, own in spec.actors.items():
+                inherited = actors.get(actor)
+                actors[actor] = own if own.contact is not None or inherited is None else ActorSpec(
+                    name=own.name, contact=inherited.contact)
+            texts = _layer_texts(file, spec, actors, above)
+            shared: dict[str, SharedRule] = {}
+            layer = Layer(spec.layer, folder, spec, file, above, actors, texts, shared)
+            shared.update(_shared_rules(layer))
+            layers[name] = layer
+    except RuleError:
+        broken.update(name for name in up if name not in layers)
+        raise
+
+
+def _circle(names: Sequence[str]) -> str:
+    """`a -> b -> a`; a long circle by its first and last few layers, and its length."""
+    if len(names) <= 8:
+        return " -> ".join(names)
+    return f"{' -> '.join(names[:4])} -> ... ({len(names) - 7} more) -> {' -> '.join(names[-3:])}"
 
 
 def _layer_texts(file: _File, spec: LayerFile, actors: Mapping[str, ActorSpec], parent: Layer | None,
@@ -364,6 +395,12 @@ def load_layer_pack(path: Path, layer: Layer, problems: Problems | None = None,
 
 def _load_layer_pack(path: Path, layer: Layer, problems: Problems, events: EventDefinitions) -> LayerPack:
     file = _File(path)
+    rules = file.data.get("rules") if isinstance(file.data, Mapping) else None
+    if isinstance(rules, list) and len(rules) > MAX_ENGINE_RULES:
+        # Every rule is at least one engine rule, and an event's pack holds at most MAX_ENGINE_RULES: such
+        # a file can never load, so it is refused before the work of checking each of its rules.
+        raise file.error(f"{len(rules)} rules in one file; at most {MAX_ENGINE_RULES} (the engine holds at "
+                         f"most {MAX_ENGINE_RULES} rules per event)", ("rules",), key=True)
     file.data = _take_shared(file, layer)
     spec = file.validate(RuleFile)
     meta = spec.pack
