@@ -32,7 +32,7 @@ from ansvar.situation import MODELS, FactType, fact_types
 
 LAYER_FILE = "layer.yaml"
 MAX_FILE_BYTES = 2_000_000  # the largest shipped pack is ~20 kB; a file far larger is a mistake or an attack
-MAX_LISTED = 100  # schema errors of one file reported one by one; past them, only their number
+MAX_SCHEMA_ERRORS = 100  # schema errors of one file reported one by one; past them, only their number
 _M = TypeVar("_M", bound=BaseModel)
 
 
@@ -86,15 +86,15 @@ class _File:
         except ValidationError as exc:
             errors = exc.errors(include_url=False, include_input=False)
             found = []
-            for error in errors[:MAX_LISTED]:  # each is worded and located; a flood of them is counted
+            for error in errors[:MAX_SCHEMA_ERRORS]:  # each is worded and located; a flood of them is counted
                 loc = tuple(error["loc"])
                 shown = ".".join(_part(p) for p in loc) or "(top)"
                 extra = error["type"] == "extra_forbidden"
                 message = describe(error, _keys(model))
                 found.append(self.error(f"{shown}: {message}", loc, key=extra))
-            if len(errors) > MAX_LISTED:
-                found.append(RuleError(f"and {len(errors) - MAX_LISTED} more schema problems, not listed",
-                                       self.path))
+            if len(errors) > MAX_SCHEMA_ERRORS:
+                rest = len(errors) - MAX_SCHEMA_ERRORS
+                found.append(RuleError(f"and {rest} more schema problems, not listed", self.path))
             first = found[0]
             if len(errors) > 1:
                 first = RuleError(f"{first.message} (and {len(errors) - 1} more)", first.path, first.line,
