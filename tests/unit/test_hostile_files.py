@@ -40,8 +40,7 @@ def deadline() -> Iterator[None]:
         return
 
     def expired(_signum: int, _frame: object) -> None:
-        msg = "took over 20 s: the work is not bounded"
-        raise TimeoutError(msg)
+        pytest.fail("took over 20 s: the work is not bounded")  # not an OSError: no `except OSError` hides it
 
     previous = signal.signal(signal.SIGALRM, expired)
     signal.alarm(20)
