@@ -387,3 +387,15 @@ def test_no_name_in_a_condition_or_schema_error(tmp_path: Path, rule: str, messa
     _clean(tmp_path, str(error))
     assert message in error.message
     assert error.line == 3
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+@pytest.mark.usefixtures("deadline")
+def test_a_scenario_file_that_is_a_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
+    """`ansvar test` reads only regular files: a FIFO named like a scenario file is refused at once."""
+    from ansvar.testing import scenarios  # noqa: PLC0415
+
+    fifo = tmp_path / "afrusning.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(scenarios.ScenarioFileError, match="not a regular file"):
+        scenarios.load(fifo)

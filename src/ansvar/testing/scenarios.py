@@ -157,7 +157,10 @@ def load(path: Path | str) -> list[Scenario]:
     """The scenarios of one file; `ScenarioFileError` at file:line:column for anything malformed."""
     path = Path(path)
     try:
-        data = _yaml.load(path.read_bytes())
+        raw = _yaml.read(path, _yaml.MAX_FILE_BYTES)  # a regular file only: a FIFO would hang here
+        if len(raw) > _yaml.MAX_FILE_BYTES:
+            raise ScenarioFileError(f"larger than {_yaml.MAX_FILE_BYTES} bytes: not a scenario file", path)
+        data = _yaml.load(raw)
     except OSError as exc:
         raise ScenarioFileError(f"cannot read: {exc.strerror}", path) from None
     except _yaml.YamlProblem as exc:
