@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 import shutil
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from ansvar.model import situation as shipped
 from ansvar.model.events import EventDefinitions, load_events, shipped_events
 from ansvar.render import docs
 from ansvar.testing import scenarios, situations
-from tests.fixtures import ON
+from tests.fixtures import ON, expected_error
 
 FIXTURES = sorted((Path(__file__).parents[1] / "invalid_events").glob("*.yaml"))
 
@@ -184,10 +183,7 @@ def test_the_new_event_has_scenarios_and_strategies(hedeby: ansvar.Router, tmp_p
 @pytest.mark.parametrize("fixture", FIXTURES, ids=lambda p: p.stem)
 def test_broken_event_file_names_file_line_column(fixture: Path, tmp_path: Path) -> None:
     """The fixture's `# expect: LINE:COL: message` is what loading a layer holding it raises."""
-    text = fixture.read_text(encoding="utf-8")
-    expect = re.match(r"# expect: (\d+):(\d+): (.*)\n", text)
-    assert expect, f"{fixture.name} lacks its '# expect: LINE:COL: message' line"
-    line, column, message = int(expect[1]), int(expect[2]), expect[3]
+    text, line, column, message = expected_error(fixture)
     town = tmp_path / "testkommune"
     (town / "events").mkdir(parents=True)
     (town / "layer.yaml").write_text("layer: testkommune\nkind: municipality\nname: Test\n", encoding="utf-8")

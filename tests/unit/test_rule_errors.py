@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 
 import ansvar
 from ansvar import RuleError
+from tests.fixtures import expected_error
 from tests.fixtures.towns import write_town
 
 FIXTURES = sorted((Path(__file__).parents[1] / "invalid_rules").glob("*.yaml"))
@@ -30,10 +30,7 @@ def make_pack(tmp_path: Path, text: str | bytes, event: str = "afrusning") -> Pa
 @pytest.mark.parametrize("fixture", FIXTURES, ids=lambda p: p.stem)
 def test_broken_fixture_names_file_line_column(fixture: Path, tmp_path: Path) -> None:
     """The fixture's `# expect: LINE:COL: message` is what loading it raises."""
-    text = fixture.read_text(encoding="utf-8")
-    expect = re.match(r"# expect: (\d+):(\d+): (.*)\n", text)
-    assert expect, f"{fixture.name} lacks its '# expect: LINE:COL: message' line"
-    line, column, message = int(expect[1]), int(expect[2]), expect[3]
+    text, line, column, message = expected_error(fixture)
     with pytest.raises(RuleError) as caught:
         ansvar.Router([make_pack(tmp_path, text)])
     error = caught.value
