@@ -135,6 +135,27 @@ class SituationError(AnsvarError, ValueError):
         return SituationError(self.errors, where=_within(where, self.where))
 
 
+class IncompleteSituationError(SituationError):
+    """Refused to answer on assumptions (`route(..., complete=True)`): facts that matter were not stated.
+
+    `questions` holds the open questions (`ansvar.OpenQuestion`); `errors` one entry per fact, its Danish
+    question as the message. Neither holds a value of the situation.
+    """
+
+    def __init__(self, questions: Sequence[Any], *, where: str | None = None) -> None:
+        self.questions = tuple(questions)
+        super().__init__([{"loc": (q.fact,), "msg": f"ikke oplyst: {q.question}", "type": "not_stated"}
+                          for q in self.questions], where=where)
+        shown = "; ".join(f"{q.fact}: {q.question}" for q in self.questions[:MAX_LISTED])
+        more = f" (and {len(self.questions) - MAX_LISTED} more)" if len(self.questions) > MAX_LISTED else ""
+        prefix = f"{where}: " if where else ""
+        self.args = (f"{prefix}incomplete situation: the answer depends on facts not stated: {shown}{more}",)
+
+    def at(self, where: str) -> IncompleteSituationError:
+        """The same error, said of the situation at `where`."""
+        return IncompleteSituationError(self.questions, where=_within(where, self.where))
+
+
 class UnknownEventError(AnsvarError, LookupError):
     """A municipality or event no loaded rule pack covers; lists the known ones.
 

@@ -63,10 +63,25 @@ def test_treatment_guarantee_fourteen_days_from_the_clarifying_conversation(held
     assert due(course, "behandler.kontakt_klient_mhp_behandlingsopstart") == deadline
 
 
-def test_guarantee_counts_from_the_routing_date_when_no_conversation_date_is_given() -> None:
-    """A clarifying conversation routed without its date is taken to be held on the routing date."""
+def test_guarantee_waits_for_the_conversation_date_nobody_gave() -> None:
+    """A clarifying conversation routed without its date: the guarantee is not counted from the routing day;
+    the step says which date it runs from, and the date is an open question naming the step."""
     decision = route("afklarende_samtale", on=D(2026, 11, 23))
-    assert due(decision, "rusmiddelbehandling.behandlingsopstart_inden_14_dage") == D(2026, 12, 7)
+    (step,) = [s for s in decision.steps if s.action == "behandlingsopstart_inden_14_dage"]
+    assert (step.due, step.due_from, step.due_after, step.settled) == (None, "held_on", "14 dage", False)
+    assert "held_on" in step.depends_on
+    (asked,) = [q for q in decision.open_questions if q.fact == "held_on"]
+    assert asked.deadlines == ("rusmiddelbehandling.behandlingsopstart_inden_14_dage",)
+    assert "frist" in asked.changes
+    assert not [w for w in decision.warnings if w.id == "frist_overskredet"]
+
+
+def test_guarantee_counts_from_the_routing_date_when_the_date_is_stated_as_unknown() -> None:
+    """`held_on: null` stated: no conversation date exists yet, so the guarantee counts from the routing date."""
+    decision = route("afklarende_samtale", on=D(2026, 11, 23), held_on=None)
+    (step,) = [s for s in decision.steps if s.action == "behandlingsopstart_inden_14_dage"]
+    assert (step.due, step.due_from, step.settled) == (D(2026, 12, 7), "on", True)
+    assert "held_on" not in {q.fact for q in decision.open_questions}
 
 
 def test_guarantee_passed_names_the_step_and_the_days() -> None:

@@ -19,6 +19,7 @@ from typing import Final
 from pydantic import BaseModel, ConfigDict, Field
 
 from ansvar.errors import RoutingError
+from ansvar.model.unknowns import Assumption, OpenQuestion
 
 #: Warning ids with a fixed meaning across packs (docs/contract.md).
 REVIEW_WARNING: Final = "vejledning_over_revisionsdato"  # routing after a contributing pack's review_by
@@ -62,6 +63,13 @@ class Step(_Frozen):
     contact: Contact | None = None
     source: Source
     rule: str = Field(description="the rule that concluded this step")
+    due_from: str | None = Field(default=None, description=(
+        "the date the deadline counts from: a date fact of the situation, or `on`; with `due` None, the date "
+        "nobody gave yet (an open question)"))
+    due_after: str | None = Field(default=None, description="the deadline in Danish: e.g. '14 dage', '1 måned'")
+    settled: bool = Field(default=True, description=(
+        "the step stands (with its deadline) whatever the facts nobody stated are"))
+    depends_on: tuple[str, ...] = Field(default=(), description="the open questions (facts) it depends on")
 
 
 class DecisionWarning(_Frozen):
@@ -76,6 +84,8 @@ class DecisionWarning(_Frozen):
     due: dt.date | None = Field(default=None, description="the deadline that passed")
     days_overdue: int | None = Field(default=None, description=(
         "days past the deadline: to the routing date (pending), or to the day it was done (late)"))
+    settled: bool = Field(default=True, description="raised whatever the facts nobody stated are")
+    depends_on: tuple[str, ...] = Field(default=(), description="the open questions (facts) it depends on")
 
 
 class TraceEntry(_Frozen):
@@ -132,6 +142,19 @@ class Decision(_Frozen):
     sources: tuple[Source, ...]
     trace: tuple[TraceEntry, ...]
     pack: PackInfo
+    responsible_settled: bool = Field(default=True, description=(
+        "the same actor leads whatever the facts nobody stated are"))
+    responsible_depends_on: tuple[str, ...] = Field(default=(), description=(
+        "the open questions (facts) the lead depends on"))
+    open_questions: tuple[OpenQuestion, ...] = Field(default=(), description=(
+        "facts nobody stated whose value would change the answer; empty when it is settled"))
+    assumed: tuple[Assumption, ...] = Field(default=(), description=(
+        "the defaults the answer used for facts that matter but were not stated"))
+
+    @property
+    def settled(self) -> bool:
+        """Whether the answer holds whatever the facts nobody stated are (no open question)."""
+        return not self.open_questions
 
     def __str__(self) -> str:
         """A plain-text card, as the CLI prints it."""

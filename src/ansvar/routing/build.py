@@ -36,11 +36,18 @@ from ansvar.model.decision import (
     TraceEntry,
 )
 from ansvar.model.events import SituationBase
+from ansvar.packs.compiler import engine_value
 from ansvar.packs.loader import LayerPack, Pack
 from ansvar.packs.schema import ROUTING_DATE, Due, RuleSpec, SourceRef, StepSpec
 from ansvar.routing.resolve import Resolution, resolve
 
 MAX_CACHED = 4096  # Decisions and dated steps kept per pack (a day's batch shares them); cleared when full
+
+
+def engine_fact(pack: Pack, situation: SituationBase) -> dict[str, object]:
+    """The situation as the engine reads it: every fact of the pack's event, dates as day ordinals."""
+    return {name: engine_value(value) if isinstance(value := getattr(situation, name), dt.date) else value
+            for name in pack.facts}
 
 
 def pack_info(pack: Pack) -> PackInfo:
@@ -55,8 +62,10 @@ def pack_info(pack: Pack) -> PackInfo:
                                review_by=p.meta.review_by) for p in pack.parts))
 
 
-def due_date(due: Due, situation: SituationBase, on: dt.date) -> dt.date:
+def due_date(due: Due, situation: SituationBase, on: dt.date) -> dt.date | None:
     """The date a deadline falls on: calendar months, then days, after the first `from` date that is set.
+
+    None when the deadline waits for a date nobody gave (`counted_from`).
 
     >>> import ansvar
     >>> s = ansvar.parse_situation({"municipality": "rebild", "event": "behandlingsforloeb",
@@ -64,7 +73,9 @@ def due_date(due: Due, situation: SituationBase, on: dt.date) -> dt.date:
     >>> due_date(Due(months=1, **{"from": "treatment_ended_on"}), s, dt.date(2024, 3, 1))
     datetime.date(2024, 2, 29)
     """
-    name = counted_from(due, situation)
+    name, pending = counted_from(due, situation)
+    if pending:
+        return None
     start: dt.date = on if name == ROUTING_DATE else getattr(situation, name)
     if not due.months:
         return start + dt.timedelta(days=due.days)  # the common case, without relativedelta's cost
@@ -73,14 +84,34 @@ def due_date(due: Due, situation: SituationBase, on: dt.date) -> dt.date:
     return start + relativedelta(months=due.months, days=due.days)
 
 
-def counted_from(due: Due, situation: SituationBase) -> str:
-    """The first of the deadline's `from` dates the situation sets (`on` is always set)."""
+def counted_from(due: Due, situation: SituationBase) -> tuple[str, bool]:
+    """The date the deadline counts from, and whether it waits for that date (nobody gave it).
+
+    The first of the deadline's `from` dates the situation sets; `on` is always set. A date fact the
+    situation does not state stops the search: it may be set in truth, and then it counts, so the deadline
+    waits for it (never counted from a later `from`, the routing date least of all). Stated as null, the
+    next `from` counts.
+    """
     for name in due.from_:
         if name == ROUTING_DATE or getattr(situation, name) is not None:
-            return name
+            return name, False
+        if name not in situation.model_fields_set:
+            return name, True
     # The loader refuses a deadline whose dates the rule's condition does not guarantee.
     msg = f"deadline counts from {', '.join(due.from_)}, and none is set"
     raise AssertionError(msg)
+
+
+def due_after(due: Due) -> str:
+    """A deadline's length in Danish: '14 dage', '1 måned og 3 dage', 'samme dag', '2 dage før'."""
+    parts = []
+    if due.months:
+        parts.append(f"{due.months} {'måned' if due.months == 1 else 'måneder'}")
+    if due.days:
+        parts.append(f"{abs(due.days)} {_days(abs(due.days))}")
+    if not parts:
+        return "samme dag"
+    return " og ".join(parts) + (" før" if due.days < 0 and not due.months else "")
 
 
 def cite(part: LayerPack, ref: SourceRef) -> Source:
@@ -126,7 +157,8 @@ class Answers:
             steps = tuple((spec, Step(
                 actor=spec.actor, actor_name=pack.actors[spec.actor].name, action=spec.action,
                 text=spec.text, due=None, contact=_contact(pack, spec.contact),
-                source=cite(part, spec.source) if spec.source else source, rule=rule_id))
+                source=cite(part, spec.source) if spec.source else source, rule=rule_id,
+                due_after=due_after(spec.due) if spec.due else None))
                 for spec in rule.steps)
             warnings = tuple(DecisionWarning(
                 id=w.id, text=w.text, source=cite(part, w.source) if w.source else source, rule=rule_id)
@@ -139,14 +171,15 @@ class Answers:
             source=Source(document=part.meta.document, section=part.meta.section), rule=None))
             for part in pack.parts if part.meta.review_by is not None)
         self._trace: dict[tuple[str, tuple[str, ...], bool], TraceEntry] = {}
-        self._due: dict[tuple[str, str, str, dt.date], Step] = {}
+        self._due: dict[tuple[str, str, str, dt.date | None, str], Step] = {}
         #: The situation's dates some deadline or done step reads (`on` aside).
         specs = [step for rule in pack.rules.values() for step in rule.steps]
         self.date_facts = tuple(sorted(
             {name for step in specs if step.due for name in step.due.from_ if name != ROUTING_DATE}
             | {step.done_on for step in specs if step.done_on}))
-        #: Decisions by (alternatives that held, date), for situations none of whose `date_facts` is set.
-        self.decisions: dict[tuple[frozenset[str], dt.date], Decision] = {}
+        #: Decisions by (alternatives that held, date, the `date_facts` not stated), for situations none of
+        #: whose `date_facts` is set.
+        self.decisions: dict[tuple[frozenset[str], dt.date, frozenset[str]], Decision] = {}
 
     def decide(self, situation: SituationBase, fired: Collection[str], on: dt.date) -> Decision:
         """The Decision for a situation whose evaluation fired the engine rules `fired`, on `on`.
@@ -157,7 +190,7 @@ class Answers:
         # date of the situation: such Decisions are built each time (and no citizen's date is kept).
         if any(getattr(situation, name) is not None for name in self.date_facts):
             return self.build(situation, resolve(self.pack, fired), on)
-        key = (frozenset(fired), on)
+        key = (frozenset(fired), on, frozenset(self.date_facts).difference(situation.model_fields_set))
         found = self.decisions.get(key)
         if found is None:
             if len(self.decisions) >= MAX_CACHED:
@@ -183,16 +216,20 @@ class Answers:
             sources=tuple(build.sources.values()), trace=tuple(build.trace), pack=self.info,
         )
 
-    def with_due(self, step: Step, due: dt.date, *, keep: bool) -> Step:
-        """The step with its deadline; `keep`: a deadline from `on` is kept (a day's batch shares them)."""
+    def with_due(self, step: Step, due: dt.date | None, due_from: str, *, keep: bool) -> Step:
+        """The step with its deadline (None: waiting for the date `due_from`), counted from `due_from`.
+
+        `keep`: a deadline from `on`, or one waiting for a date, is kept (a day's batch shares them).
+        """
+        update = {"due": due, "due_from": due_from}
         if not keep:  # counted from a citizen's own date: built for this call and never kept
-            return step.model_copy(update={"due": due})
-        key = (step.rule, step.actor, step.action, due)
+            return step.model_copy(update=update)
+        key = (step.rule, step.actor, step.action, due, due_from)
         found = self._due.get(key)
         if found is None:
             if len(self._due) >= MAX_CACHED:
                 self._due.clear()
-            found = self._due[key] = step.model_copy(update={"due": due})
+            found = self._due[key] = step.model_copy(update=update)
         return found
 
     def trace_entry(self, rule_id: str, conditions: tuple[str, ...], *, overridden: bool) -> TraceEntry:
@@ -243,9 +280,11 @@ class _Builder:
             if (spec.actor, spec.action) in self.steps:
                 continue
             self.source(step.source)
-            built = step if spec.due is None else self.prepared.with_due(
-                step, due_date(spec.due, self.situation, self.on),
-                keep=counted_from(spec.due, self.situation) == ROUTING_DATE)
+            built = step
+            if spec.due is not None:
+                name, pending = counted_from(spec.due, self.situation)
+                built = self.prepared.with_due(step, due_date(spec.due, self.situation, self.on), name,
+                                               keep=pending or name == ROUTING_DATE)
             done = getattr(self.situation, spec.done_on) if spec.done_on else None
             if done is None:
                 self.steps[spec.actor, spec.action] = built

@@ -92,7 +92,7 @@ class Workers:
         A worker's answer from another pack than the parent's is an `EngineError` (it cannot happen unless
         the snapshot is incomplete).
         """
-        plain = [s.model_dump() for s in situations]
+        plain = [s.model_dump(exclude_unset=True) for s in situations]  # unstated stays unstated
         chunks = [plain[start:start + chunk] for start in range(0, len(plain), chunk)]
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(processes, mp_context=context, initializer=_start,

@@ -16,15 +16,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ansvar.engine import MAX_BATCH
-from ansvar.errors import RoutingError, RuleError, SituationError, UnknownActorError, UnknownEventError
+from ansvar.errors import (
+    IncompleteSituationError,
+    RoutingError,
+    RuleError,
+    SituationError,
+    UnknownActorError,
+    UnknownEventError,
+)
 from ansvar.model.decision import Answer, Decision
 from ansvar.model.events import EARLIEST_DATE, LATEST_DATE, EventDefinitions, SituationBase
+from ansvar.model.unknowns import OpenQuestion, stated_facts
 from ansvar.model.why_not import WhyNot
-from ansvar.packs.compiler import engine_value
 from ansvar.packs.loader import Catalogue, Pack, Problems, load
 from ansvar.packs.schema import ACTORS
-from ansvar.routing.build import Answers
+from ansvar.routing.build import Answers, engine_fact
 from ansvar.routing.resolve import Resolution, resolve
+from ansvar.routing.unknowns import OutcomeTable, Weighing
 from ansvar.routing.why_not import why_not
 
 if TYPE_CHECKING:
@@ -62,6 +70,7 @@ class _Loaded:
     catalogue: Catalogue
     municipalities: frozenset[str]
     answers: dict[tuple[str, str], Answers]  # filled on each pack's first route
+    tables: dict[tuple[str, str], OutcomeTable]  # filled on each pack's first situation that leaves facts open
 
     @property
     def packs(self) -> Mapping[tuple[str, str], Pack]:
@@ -75,7 +84,7 @@ class _Loaded:
     def of(cls, dirs: Sequence[Path], problems: Problems | None = None,
            events: EventDefinitions | None = None) -> _Loaded:
         catalogue = load(dirs, problems, events)
-        return cls(catalogue, frozenset(m for m, _ in catalogue.packs), {})
+        return cls(catalogue, frozenset(m for m, _ in catalogue.packs), {}, {})
 
 
 class Router:
@@ -158,9 +167,35 @@ class Router:
         if municipality not in self._loaded.municipalities:
             raise UnknownEventError("municipality", municipality, self.municipalities())
 
-    def route(self, situation: SituationBase | Mapping[str, Any], on: dt.date | None = None) -> Decision:
-        """Who is responsible in this situation, and what happens next, on date `on` (default today)."""
-        return self._route(self.parse_situation(situation), routing_date(on))
+    def route(self, situation: SituationBase | Mapping[str, Any], on: dt.date | None = None, *,
+              complete: bool = False) -> Decision:
+        """Who is responsible in this situation, and what happens next, on date `on` (default today).
+
+        A fact the situation does not give is unknown: where its value would change the answer, the
+        Decision lists it in `open_questions` and the default it used in `assumed`, and each step, warning
+        and the lead say whether they are settled. `complete=True`: refuse to answer on any assumption
+        (`IncompleteSituationError`, listing the open questions in Danish).
+        """
+        parsed = self.parse_situation(situation)
+        decision = self._route(parsed, routing_date(on))
+        if complete and decision.open_questions:
+            raise IncompleteSituationError(decision.open_questions)
+        return decision
+
+    def next_question(self, situation: SituationBase | Mapping[str, Any],
+                      on: dt.date | None = None) -> OpenQuestion | None:
+        """The one unstated fact to ask next: the one that splits the possible answers best.
+
+        None when the answer no longer depends on anything unstated. A date that a deadline waits for is
+        asked once no other fact can change the answer.
+        """
+        parsed = self.parse_situation(situation)
+        day = routing_date(on)
+        pack, fired = self._evaluate(parsed, day)
+        answers = self._answers(pack)
+        decision = answers.decide(parsed, fired, day)
+        weighing = self._weighing(answers, parsed, decision)
+        return weighing.next_question() if weighing is not None else None
 
     def route_many(self, situations: Iterable[SituationBase | Mapping[str, Any]],
                    on: dt.date | None = None, *, processes: int | None = None) -> list[Decision]:
@@ -194,10 +229,11 @@ class Router:
                 def collect(at: int, name: str, fired: list[list[str]] = fired) -> None:
                     fired[at].append(name)
 
-                pack.ruleset.evaluate_many([_engine_fact(pack, parsed[i]) for i in chunk], collect)
+                pack.ruleset.evaluate_many([engine_fact(pack, parsed[i]) for i in chunk], collect)
                 for at, index in enumerate(chunk):
                     try:
-                        decisions[index] = answers.decide(parsed[index], fired[at], day)
+                        decisions[index] = self._weigh(answers, parsed[index],
+                                                       answers.decide(parsed[index], fired[at], day))
                     except RoutingError as exc:  # a pack defect (conflict, nobody responsible): say where
                         raise exc.at(f"situation {index}") from None
         return decisions  # type: ignore[return-value] # every index was filled above
@@ -238,7 +274,27 @@ class Router:
 
     def _route(self, situation: SituationBase, on: dt.date) -> Decision:
         pack, fired = self._evaluate(situation, on)
-        return self._answers(pack).decide(situation, fired, on)
+        answers = self._answers(pack)
+        return self._weigh(answers, situation, answers.decide(situation, fired, on))
+
+    def _weigh(self, answers: Answers, situation: SituationBase, decision: Decision) -> Decision:
+        """The Decision with what it does not know (unchanged when every fact that matters was stated)."""
+        weighing = self._weighing(answers, situation, decision)
+        return weighing.annotate() if weighing is not None else decision
+
+    def _weighing(self, answers: Answers, situation: SituationBase, decision: Decision) -> Weighing | None:
+        table = self._table(answers)
+        if table.names <= stated_facts(situation) and not any(
+                s.due is None and s.due_from is not None for s in decision.steps):
+            return None
+        return Weighing(table, situation, decision)
+
+    def _table(self, answers: Answers) -> OutcomeTable:
+        loaded = self._loaded
+        table = loaded.tables.get(answers.pack.key)
+        if table is None or table.answers is not answers:
+            table = loaded.tables[answers.pack.key] = OutcomeTable(answers)
+        return table
 
     def _answers(self, pack: Pack) -> Answers:
         loaded = self._loaded
@@ -251,7 +307,7 @@ class Router:
         pack = self.pack(situation.municipality, situation.event)
         _check_in_force(pack, on)
         fired: list[str] = []
-        pack.ruleset.evaluate(_engine_fact(pack, situation), fired.append)
+        pack.ruleset.evaluate(engine_fact(pack, situation), fired.append)
         return pack, fired
 
 
@@ -260,11 +316,6 @@ def _check_in_force(pack: Pack, on: dt.date) -> None:
         if on < part.meta.valid_from:
             raise RoutingError(f"{part.meta.document!r} ({part.layer.id}/{part.path.name}) is in force "
                                f"from {part.meta.valid_from}; cannot route on {on}")
-
-
-def _engine_fact(pack: Pack, situation: SituationBase) -> dict[str, object]:
-    return {name: engine_value(value) if isinstance(value := getattr(situation, name), dt.date) else value
-            for name in pack.facts}
 
 
 def routing_date(on: dt.date | None) -> dt.date:

@@ -1,0 +1,491 @@
+"""Weighing what nobody stated: which unknown facts would change the answer, and how; the next question.
+
+Every test of a rule compares one fact with a constant, so which rules fire depends only on where each fact
+lies among the constants the pack's rules compare it with. A pack's `Dimension`s are the facts its rules
+test (and the date facts that tell a step was done), each cut into the classes of values the rules treat
+alike: false and true, each enum value, null, and for integers and dates each constant and the ranges
+between. A situation is a point of the grid of those classes.
+
+`OutcomeTable` holds, for every point of a pack's grid, the answer there (lead or defect, steps, the
+rules' warnings), each computed through the engine and the Decision builder: every point is asserted in
+batches (`Ruleset.evaluate_many`), resolved, and built, exactly as a route does. It is built once per pack
+on the first situation that leaves a fact open, from the pack alone: no citizen's situation enters it, so
+keeping it keeps nothing of anybody (a pack's grid beyond `MAX_TABLE` points is not tabled; then the
+completions of each situation are evaluated for that call only, at most `MAX_COMPLETIONS`).
+
+`Weighing` takes one situation: its stated facts fix their classes, each unstated one ranges over all of
+its own; the answers at those completions say which unstated facts matter (an answer differs between two
+completions that differ in that fact alone), what each step, warning and the lead depend on, and which fact
+splits the possible answers best (least expected entropy of the answer after asking it, each completion
+counted alike; ties go to the event file's order). A deadline that waits for a date nobody gave makes that
+date an open question too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import math
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ansvar.engine import MAX_BATCH
+from ansvar.errors import RoutingError
+from ansvar.model.decision import DEADLINE_WARNINGS, Decision
+from ansvar.model.events import FactSpec, SituationBase
+from ansvar.model.unknowns import Assumption, OpenQuestion, OpenValue, stated_facts
+from ansvar.packs import names
+from ansvar.packs.compiler import engine_value
+from ansvar.routing.build import engine_fact
+from ansvar.routing.resolve import resolve
+
+if TYPE_CHECKING:
+    from ansvar.routing.build import Answers
+
+#: Points of a pack's grid tabled once (the shipped packs need at most 13,824).
+MAX_TABLE = 250_000
+#: Completions of one situation evaluated for one call, where a pack is too large to table.
+MAX_COMPLETIONS = 65_536
+
+Value = bool | int | str | dt.date | None
+
+
+# --- the classes of one fact ----------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Dimension:
+    """One fact a pack's rules tell apart, cut into classes of values the rules treat alike."""
+
+    name: str
+    spec: FactSpec
+    values: tuple[Value, ...]  # one value of each class, as the engine is given it
+    ranges: tuple[tuple[Any, Any], ...]  # integer and date classes: (first, last), None for unbounded
+    labels: tuple[str, ...]
+    default: int  # the class of the fact's default value
+
+    @property
+    def size(self) -> int:
+        return len(self.values)
+
+    def index(self, value: Value) -> int:
+        """The class a value of the fact lies in."""
+        for number, (low, high) in enumerate(self.ranges):
+            if value is None or self.values[number] is None:
+                if value is None and self.values[number] is None:
+                    return number
+                continue
+            if self.spec.type in ("integer", "date"):
+                if (low is None or low <= value) and (high is None or value <= high):  # type: ignore[operator]
+                    return number
+            elif value == self.values[number]:
+                return number
+        msg = f"{self.name}: a value outside every class"  # the model refused it before
+        raise AssertionError(msg)
+
+    def shown(self, number: int) -> bool | int | str | None:
+        """The value a caller gives for a class (None for null, and for a range of dates)."""
+        value = self.values[number]
+        return None if isinstance(value, dt.date) else value
+
+
+def _date(day: dt.date) -> str:
+    return f"{day:%d.%m.%Y}"
+
+
+def _ranges(constants: list[Any], low: Any, high: Any) -> list[tuple[Any, Any]]:  # noqa: ANN401 - int or date
+    """Each constant as a class of its own, and the non-empty ranges between (None: unbounded)."""
+    step: Any = 1 if not constants or isinstance(constants[0], int) else dt.timedelta(days=1)
+    found: list[tuple[Any, Any]] = []
+    start = low
+    for constant in constants:
+        if (low is not None and constant < low) or (high is not None and constant > high):
+            continue
+        if start is None or start <= constant - step:
+            found.append((start, constant - step))
+        found.append((constant, constant))
+        start = constant + step
+    if start is None or high is None or start <= high:
+        found.append((start, high))
+    return found
+
+
+def _range_label(low: Any, high: Any, show: Any) -> str:  # noqa: ANN401 - int or date
+    if low is not None and low == high:
+        return str(show(low))
+    if low is None and high is None:
+        return "En værdi"
+    if low is None:
+        return f"Højst {show(high)}"
+    if high is None:
+        return f"Mindst {show(low)}"
+    return f"{show(low)}–{show(high)}"
+
+
+def dimension(name: str, spec: FactSpec, constants: set[Any]) -> Dimension:
+    """The classes of one fact, given the constants the pack's rules compare it with."""
+    values: list[Value] = []
+    ranges: list[tuple[Any, Any]] = []
+    labels: list[str] = []
+    if spec.may_be_null:
+        values.append(None)
+        ranges.append((None, None))
+        labels.append("Ingen dato" if spec.type == "date" else "Ikke oplyst")
+    if spec.type == "boolean":
+        for value, label in ((False, "Nej"), (True, "Ja")):
+            values.append(value)
+            ranges.append((None, None))
+            labels.append(label)
+    elif spec.type == "enum":
+        for value, label in (spec.values or {}).items():
+            values.append(value)
+            ranges.append((None, None))
+            labels.append(label)
+    elif spec.type == "integer":
+        points = sorted(c for c in constants if isinstance(c, int) and not isinstance(c, bool))
+        for low, high in _ranges(points, spec.minimum, spec.maximum):
+            values.append(low if low is not None else high if high is not None else 0)
+            ranges.append((low, high))
+            labels.append(_range_label(low, high, str))
+    else:
+        from ansvar.model.events import EARLIEST_DATE, LATEST_DATE  # noqa: PLC0415 - beside its use
+
+        days = sorted(c for c in constants if isinstance(c, dt.date))
+        found = _ranges(days, EARLIEST_DATE, LATEST_DATE)
+        for low, high in found:
+            values.append(low)
+            ranges.append((low, high))
+            labels.append("En dato" if len(found) == 1 else _range_label(low, high, _date))
+    default = spec.default_value
+    dim = Dimension(name, spec, tuple(values), tuple(ranges), tuple(labels), 0)
+    return Dimension(name, spec, dim.values, dim.ranges, dim.labels, dim.index(default))
+
+
+def dimensions(answers: Answers) -> tuple[Dimension, ...]:
+    """The facts a pack's answer can depend on: those its rules test, and those telling a step was done."""
+    pack = answers.pack
+    constants: dict[str, set[Any]] = {}
+    for compiled in pack.compiled.values():
+        for alternative in compiled.alternatives:
+            for test in alternative:
+                constants.setdefault(test.fact, set()).add(test.value)
+    for rule in pack.rules.values():
+        for step in rule.steps:
+            if step.done_on:
+                constants.setdefault(step.done_on, set())
+    facts = pack.definition.facts
+    return tuple(dimension(name, spec, constants[name]) for name, spec in facts.items() if name in constants)
+
+
+# --- the answers at the points of a pack's grid ---------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What an answer consists of, for telling answers apart: lead (or defect), steps, the rules' warnings."""
+
+    responsible: str | None
+    defect: str | None
+    steps: tuple[str, ...]  # actor.action, in the Decision's order
+    warnings: tuple[str, ...]  # ids of the warnings rules raise (not deadline or review warnings)
+
+    @property
+    def lead(self) -> str | None:
+        return self.defect or self.responsible
+
+
+def outcome_of(decision: Decision) -> Outcome:
+    """The parts of a Decision that the facts of a situation decide."""
+    return Outcome(decision.responsible, None, tuple(f"{s.actor}.{s.action}" for s in decision.steps),
+                   tuple(w.id for w in decision.warnings if w.rule is not None and w.id not in DEADLINE_WARNINGS))
+
+
+class OutcomeTable:
+    """The answer at every point of one pack's grid, through the engine; built once, from the pack alone."""
+
+    def __init__(self, answers: Answers) -> None:
+        self.answers = answers
+        self.dims = dimensions(answers)
+        self.names = frozenset(d.name for d in self.dims)
+        self.size = math.prod(d.size for d in self.dims)
+        strides = []
+        stride = 1
+        for dim in reversed(self.dims):
+            strides.append(stride)
+            stride *= dim.size
+        self.strides = tuple(reversed(strides))
+        self.outcomes: list[Outcome] = []
+        self._ids: dict[Outcome, int] = {}
+        self._table: list[int] | None = None
+        self._lock = threading.Lock()
+
+    def outcome(self, number: int) -> Outcome:
+        return self.outcomes[number]
+
+    def lookup(self, points: Sequence[int]) -> list[int]:
+        """The outcome ids at these points of the grid."""
+        if self.size <= MAX_TABLE:
+            table = self._table or self._build()
+            return [table[point] for point in points]
+        if len(points) > MAX_COMPLETIONS:
+            msg = (f"{self.answers.pack.municipality.id}/{self.answers.pack.event}: too many facts left open "
+                   f"to weigh ({len(points)} combinations; at most {MAX_COMPLETIONS}): state more facts")
+            raise RoutingError(msg)
+        with self._lock:  # the outcome list grows: one caller at a time
+            return self._evaluate(points, {})
+
+    def _build(self) -> list[int]:
+        with self._lock:
+            if self._table is None:
+                self._table = self._evaluate(range(self.size), {})
+            return self._table
+
+    def _evaluate(self, points: Sequence[int], memo: dict[tuple[frozenset[str], tuple[int, ...]], int],
+                  ) -> list[int]:
+        pack = self.answers.pack
+        dims = self.dims
+        done = [number for number, dim in enumerate(dims) if dim.spec.type == "date"]
+        base = engine_fact(pack, pack.definition.model.model_construct())
+        engine_values = [[engine_value(v) for v in dim.values] for dim in dims]
+        found: list[int] = []
+        for start in range(0, len(points), MAX_BATCH):
+            chunk = points[start:start + MAX_BATCH]
+            coordinates = [[point // self.strides[n] % dim.size for n, dim in enumerate(dims)]
+                           for point in chunk]
+            facts = []
+            for at in coordinates:
+                fact = dict(base)
+                fact.update((dim.name, engine_values[n][k]) for n, (dim, k) in enumerate(zip(dims, at, strict=True)))
+                facts.append(fact)
+            fired: list[set[str]] = [set() for _ in chunk]
+
+            def collect(at: int, name: str, fired: list[set[str]] = fired) -> None:
+                fired[at].add(names.decode(name)[0])  # the rule; which alternative held is the trace's
+
+            pack.ruleset.evaluate_many(facts, collect)
+            for at, rules in enumerate(fired):
+                key = (frozenset(rules), tuple(coordinates[at][n] for n in done))
+                number = memo.get(key)
+                if number is None:
+                    number = memo[key] = self._intern(self._outcome(coordinates[at], rules))
+                found.append(number)
+        return found
+
+    def _outcome(self, coordinates: Sequence[int], rules: set[str]) -> Outcome:
+        pack = self.answers.pack
+        values = {dim.name: dim.values[k] for dim, k in zip(self.dims, coordinates, strict=True)}
+        every = set(pack.definition.facts) | {"municipality", "event"}  # all stated: no deadline waits here
+        situation = pack.definition.model.model_construct(every, municipality=pack.municipality.id,
+                                                          event=pack.event, **values)
+        try:
+            decision = self.answers.build(situation, resolve(pack, [names.encode(r, 0) for r in rules]),
+                                          pack.meta.valid_from)
+        except RoutingError as exc:
+            return Outcome(None, type(exc).__name__, (), ())
+        return outcome_of(decision)
+
+    def _intern(self, outcome: Outcome) -> int:
+        number = self._ids.get(outcome)
+        if number is None:
+            number = self._ids[outcome] = len(self.outcomes)
+            self.outcomes.append(outcome)
+        return number
+
+
+# --- one situation --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class _Open:
+    """One unstated fact that matters: what its value can change."""
+
+    position: int  # among the unstated dimensions
+    lead: bool
+    steps: frozenset[str]
+    warnings: frozenset[str]
+
+
+class Weighing:
+    """One situation against its pack's table: which unstated facts matter, how, and what to ask first."""
+
+    def __init__(self, table: OutcomeTable, situation: SituationBase, decision: Decision) -> None:
+        self.table = table
+        self.decision = decision
+        stated = stated_facts(situation)
+        dims = table.dims
+        self.unstated = [number for number, dim in enumerate(dims) if dim.name not in stated]
+        base = sum(table.strides[n] * dim.index(getattr(situation, dim.name))
+                   for n, dim in enumerate(dims) if dim.name in stated)
+        points = [base]
+        for number in self.unstated:
+            stride = table.strides[number]
+            points = [p + k * stride for p in points for k in range(dims[number].size)]
+        self.values = table.lookup(points)
+        self.inner: list[int] = []
+        inner = len(points)
+        for number in self.unstated:
+            inner //= dims[number].size
+            self.inner.append(inner)
+        self.current = sum(dims[n].default * self.inner[p] for p, n in enumerate(self.unstated))
+        self.open = self._open()
+        #: Steps whose deadline waits for a date nobody gave, by that date.
+        self.waiting: dict[str, list[str]] = {}
+        for step in decision.steps:
+            if step.due is None and step.due_from is not None:
+                self.waiting.setdefault(step.due_from, []).append(f"{step.actor}.{step.action}")
+
+    @property
+    def settled(self) -> bool:
+        return not self.open and not self.waiting
+
+    def _slices(self, position: int, value: int) -> list[list[int]]:
+        """The answers at the completions where the unstated fact at `position` has class `value`."""
+        size = self.table.dims[self.unstated[position]].size
+        inner = self.inner[position]
+        block = inner * size
+        values = self.values
+        if inner >= len(values) // block:  # few blocks of long runs
+            return [values[o + value * inner:o + (value + 1) * inner] for o in range(0, len(values), block)]
+        return [values[j + value * inner::block] for j in range(inner)]
+
+    def _open(self) -> dict[int, _Open]:
+        table = self.table
+        found: dict[int, _Open] = {}
+        if len(set(self.values)) == 1:
+            return found
+        for position, number in enumerate(self.unstated):
+            firsts = self._slices(position, 0)
+            pairs: set[tuple[int, int]] = set()
+            for value in range(1, table.dims[number].size):
+                for first, other in zip(firsts, self._slices(position, value), strict=True):
+                    if first != other:
+                        pairs.update(zip(first, other, strict=True))
+            pairs = {(a, b) for a, b in pairs if a != b}
+            if not pairs:
+                continue
+            lead = False
+            steps: set[str] = set()
+            warnings: set[str] = set()
+            for a, b in pairs:
+                one, two = table.outcome(a), table.outcome(b)
+                lead = lead or one.lead != two.lead
+                steps.update(set(one.steps).symmetric_difference(two.steps))
+                warnings.update(set(one.warnings).symmetric_difference(two.warnings))
+            found[number] = _Open(position, lead, frozenset(steps), frozenset(warnings))
+        return found
+
+    def remaining_after(self, number: int) -> tuple[float, float]:
+        """How many answers remain possible once the fact is known, on average over its values; and the
+        expected entropy of the answer then (each completion counted alike): less is a better question."""
+        position = self.open[number].position
+        size = self.table.dims[number].size
+        remaining = 0.0
+        entropy = 0.0
+        for value in range(size):
+            slices = self._slices(position, value)
+            remaining += len(set(itertools.chain.from_iterable(slices))) / size
+            if len(slices) == 1:
+                counts = Counter(slices[0])
+            else:
+                counts = Counter(itertools.chain.from_iterable(slices))
+            total = sum(counts.values())
+            entropy -= sum(c / total * math.log2(c / total) for c in counts.values()) / size
+        return remaining, entropy
+
+    # --- what the Decision and the interview show ---
+
+    def questions(self) -> list[OpenQuestion]:
+        """The open questions, in the event file's order."""
+        dims = self.table.dims
+        facts = self.table.answers.pack.definition.facts
+        current = self.table.outcome(self.values[self.current])
+        asked: dict[str, OpenQuestion] = {}
+        for name, spec in facts.items():
+            number = next((n for n in self.open if dims[n].name == name), None)
+            waiting = tuple(self.waiting.get(name, ()))
+            if number is None and not waiting:
+                continue
+            values: tuple[OpenValue, ...] = ()
+            changes: list[str] = []
+            if number is not None:
+                found = self.open[number]
+                values = tuple(self._value(number, k, current) for k in range(dims[number].size))
+                changes += ["ansvarlig"] * found.lead + ["skridt"] * bool(found.steps)
+                changes += ["advarsler"] * bool(found.warnings)
+            if waiting:
+                changes.append("frist")
+            asked[name] = OpenQuestion(fact=name, label=spec.label, question=spec.question, type=spec.type,
+                                       values=values, changes=tuple(changes), deadlines=waiting)  # type: ignore[arg-type]
+        return list(asked.values())
+
+    def _value(self, number: int, value: int, current: Outcome) -> OpenValue:
+        dim = self.table.dims[number]
+        position = self.open[number].position
+        at = self.current + (value - dim.default) * self.inner[position]
+        there = self.table.outcome(self.values[at])
+        low, high = dim.ranges[value]
+        return OpenValue(
+            value=dim.shown(value), label=dim.labels[value], minimum=low, maximum=high,
+            assumed=value == dim.default, responsible=there.responsible, defect=there.defect,
+            steps_added=tuple(s for s in there.steps if s not in current.steps),
+            steps_dropped=tuple(s for s in current.steps if s not in there.steps),
+            warnings_added=tuple(w for w in there.warnings if w not in current.warnings),
+            warnings_dropped=tuple(w for w in current.warnings if w not in there.warnings))
+
+    def assumptions(self) -> list[Assumption]:
+        """The default each open fact was assumed to have, in the event file's order."""
+        dims = self.table.dims
+        return [Assumption(fact=dims[n].name, label=dims[n].spec.label, value=dims[n].spec.default_value,
+                           value_label=dims[n].labels[dims[n].default])
+                for n in sorted(self.open)]
+
+    def annotate(self) -> Decision:
+        """The Decision, saying what it does not know: open questions, assumptions, what depends on them."""
+        decision = self.decision
+        if self.settled:
+            return decision
+        dims = self.table.dims
+        distinct = [self.table.outcome(v) for v in set(self.values)]
+        everywhere_steps = set.intersection(*(set(o.steps) for o in distinct))
+        everywhere_warnings = set.intersection(*(set(o.warnings) for o in distinct))
+
+        def depends(key: str, kind: str) -> tuple[str, ...]:
+            return tuple(dims[n].name for n, found in sorted(self.open.items())
+                         if key in (found.steps if kind == "step" else found.warnings))
+
+        steps = []
+        for step in decision.steps:
+            key = f"{step.actor}.{step.action}"
+            on = depends(key, "step") + ((step.due_from,) if step.due is None and step.due_from else ())
+            settled = key in everywhere_steps and not on
+            steps.append(step if settled else step.model_copy(update={"settled": False, "depends_on": on}))
+        by_step = {f"{s.actor}.{s.action}": s for s in steps}
+        warnings = []
+        for warning in decision.warnings:
+            if warning.rule is None or warning.id in DEADLINE_WARNINGS:  # the review's, or a step's deadline
+                step = by_step.get(warning.step or "")
+                on = step.depends_on if step is not None else ()
+                settled = not on
+            else:
+                on = depends(warning.id, "warning")
+                settled = warning.id in everywhere_warnings and not on
+            warnings.append(warning if settled else warning.model_copy(
+                update={"settled": False, "depends_on": on}))
+        lead_on = tuple(dims[n].name for n, found in sorted(self.open.items()) if found.lead)
+        return decision.model_copy(update={
+            "steps": tuple(steps), "warnings": tuple(warnings), "responsible_settled": not lead_on,
+            "responsible_depends_on": lead_on, "open_questions": tuple(self.questions()),
+            "assumed": tuple(self.assumptions())})
+
+    def next_question(self) -> OpenQuestion | None:
+        """The unstated fact that splits the possible answers best; then a date a deadline waits for."""
+        questions = {q.fact: q for q in self.questions()}
+        if not questions:
+            return None
+        dims = self.table.dims
+        facts = list(self.table.answers.pack.definition.facts)
+        if self.open:
+            best = min(self.open, key=lambda n: (*(round(x, 9) for x in self.remaining_after(n)),
+                                               facts.index(dims[n].name)))
+            return questions[dims[best].name]
+        return questions[min(self.waiting, key=facts.index)]
