@@ -22,6 +22,7 @@ from ansvar.errors import (
     AnsvarError,
     ConflictError,
     EngineError,
+    IncompleteSituationError,
     NoResponsibleError,
     RoutingError,
     RuleError,
@@ -32,6 +33,7 @@ from ansvar.errors import (
 if _TYPE_CHECKING:
     from ansvar.model.decision import Contact, Decision, DecisionWarning, PackInfo, Source, Step, TraceEntry
     from ansvar.model.situation import Situation, SituationBase, parse_situation, situation_schema
+    from ansvar.model.unknowns import Assumption, OpenQuestion, OpenValue, stated_facts
     from ansvar.model.why_not import RuleWhyNot, WhyNot
     from ansvar.routing.router import Router, shipped_rules
 
@@ -41,6 +43,7 @@ _LAZY = {
     **dict.fromkeys(("Contact", "Decision", "DecisionWarning", "PackInfo", "Source", "Step", "TraceEntry"),
                     "ansvar.model.decision"),
     **dict.fromkeys(("RuleWhyNot", "WhyNot"), "ansvar.model.why_not"),
+    **dict.fromkeys(("Assumption", "OpenQuestion", "OpenValue", "stated_facts"), "ansvar.model.unknowns"),
     **dict.fromkeys(("Router", "shipped_rules"), "ansvar.routing.router"),
     **dict.fromkeys(("Situation", "SituationBase", "parse_situation", "situation_schema"),
                     "ansvar.model.situation"),
@@ -77,12 +80,16 @@ def _package_version() -> str:
 
 __all__ = [
     "AnsvarError",
+    "Assumption",
     "ConflictError",
     "Contact",
     "Decision",
     "DecisionWarning",
     "EngineError",
+    "IncompleteSituationError",
     "NoResponsibleError",
+    "OpenQuestion",
+    "OpenValue",
     "PackInfo",
     "Router",
     "RoutingError",
@@ -98,11 +105,13 @@ __all__ = [
     "WhyNot",
     "default_router",
     "events",
+    "next_question",
     "parse_situation",
     "route",
     "route_many",
     "shipped_rules",
     "situation_schema",
+    "stated_facts",
     "why_not",
 ]
 
@@ -113,9 +122,25 @@ def default_router() -> Router:
     return default()
 
 
-def route(situation: SituationBase | _Mapping[str, _Any], on: _dt.date | None = None) -> Decision:
-    """Who is responsible in this situation and what happens next, per the shipped rule packs."""
-    return default_router().route(situation, on=on)
+def route(situation: SituationBase | _Mapping[str, _Any], on: _dt.date | None = None, *,
+          complete: bool = False) -> Decision:
+    """Who is responsible in this situation and what happens next, per the shipped rule packs.
+
+    Facts not given are unknown: the Decision's `open_questions` and `assumed` say which would change the
+    answer and what it assumed. `complete=True` refuses to answer on assumptions (`IncompleteSituationError`).
+    """
+    return default_router().route(situation, on=on, complete=complete)
+
+
+def next_question(partial: SituationBase | _Mapping[str, _Any], on: _dt.date | None = None) -> OpenQuestion | None:
+    """The one fact to ask next (`.fact`, `.question`, `.values`), or None when the answer is settled.
+
+    >>> import datetime
+    >>> next_question({"municipality": "aalborg", "event": "akutte_opioidabstinenser",
+    ...                "presents_at": "rusmiddelbehandling"}, on=datetime.date(2026, 11, 23)).fact
+    'laegekonsulent_present'
+    """
+    return default_router().next_question(partial, on=on)
 
 
 def route_many(situations: _Iterable[SituationBase | _Mapping[str, _Any]],

@@ -32,7 +32,7 @@ from ansvar.packs.loader import Catalogue, Pack, Problems, load
 from ansvar.packs.schema import ACTORS
 from ansvar.routing.build import Answers, engine_fact
 from ansvar.routing.resolve import Resolution, resolve
-from ansvar.routing.unknowns import OutcomeTable, Weighing
+from ansvar.routing.unknowns import Weighing, table_for
 from ansvar.routing.why_not import why_not
 
 if TYPE_CHECKING:
@@ -70,7 +70,6 @@ class _Loaded:
     catalogue: Catalogue
     municipalities: frozenset[str]
     answers: dict[tuple[str, str], Answers]  # filled on each pack's first route
-    tables: dict[tuple[str, str], OutcomeTable]  # filled on each pack's first situation that leaves facts open
 
     @property
     def packs(self) -> Mapping[tuple[str, str], Pack]:
@@ -84,7 +83,7 @@ class _Loaded:
     def of(cls, dirs: Sequence[Path], problems: Problems | None = None,
            events: EventDefinitions | None = None) -> _Loaded:
         catalogue = load(dirs, problems, events)
-        return cls(catalogue, frozenset(m for m, _ in catalogue.packs), {}, {})
+        return cls(catalogue, frozenset(m for m, _ in catalogue.packs), {})
 
 
 class Router:
@@ -283,18 +282,11 @@ class Router:
         return weighing.annotate() if weighing is not None else decision
 
     def _weighing(self, answers: Answers, situation: SituationBase, decision: Decision) -> Weighing | None:
-        table = self._table(answers)
+        table = table_for(answers)
         if table.names <= stated_facts(situation) and not any(
                 s.due is None and s.due_from is not None for s in decision.steps):
             return None
         return Weighing(table, situation, decision)
-
-    def _table(self, answers: Answers) -> OutcomeTable:
-        loaded = self._loaded
-        table = loaded.tables.get(answers.pack.key)
-        if table is None or table.answers is not answers:
-            table = loaded.tables[answers.pack.key] = OutcomeTable(answers)
-        return table
 
     def _answers(self, pack: Pack) -> Answers:
         loaded = self._loaded

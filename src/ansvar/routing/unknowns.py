@@ -218,10 +218,22 @@ class OutcomeTable:
         self.outcomes: list[Outcome] = []
         self._ids: dict[Outcome, int] = {}
         self._table: list[int] | None = None
+        self._differences: dict[tuple[int, int], tuple[bool, frozenset[str], frozenset[str]]] = {}
         self._lock = threading.Lock()
 
     def outcome(self, number: int) -> Outcome:
         return self.outcomes[number]
+
+    def difference(self, one: int, two: int) -> tuple[bool, frozenset[str], frozenset[str]]:
+        """How two outcomes differ: in the lead, in which steps, in which warnings (kept: the pack's own)."""
+        key = (one, two) if one < two else (two, one)
+        found = self._differences.get(key)
+        if found is None:
+            a, b = self.outcomes[one], self.outcomes[two]
+            found = self._differences[key] = (
+                a.lead != b.lead, frozenset(a.steps).symmetric_difference(b.steps),
+                frozenset(a.warnings).symmetric_difference(b.warnings))
+        return found
 
     def lookup(self, points: Sequence[int]) -> list[int]:
         """The outcome ids at these points of the grid."""
@@ -293,6 +305,29 @@ class OutcomeTable:
         return number
 
 
+_tables: dict[tuple[str, object], OutcomeTable] = {}
+_tables_lock = threading.Lock()
+MAX_TABLES = 256  # packs whose tables a process keeps (oldest dropped first)
+
+
+def table_for(answers: Answers) -> OutcomeTable:
+    """The outcome table of a pack, shared by every router that loaded the same files.
+
+    Keyed by the pack's content hash (its event file, layers and rule files) and its event definition
+    (which holds the common facts): a table is the pack's alone, so routers that loaded the same pack share
+    one, and a reload with changed files gets its own.
+    """
+    pack = answers.pack
+    key = (pack.content_hash, pack.definition)
+    with _tables_lock:
+        table = _tables.get(key)
+        if table is None:
+            if len(_tables) >= MAX_TABLES:
+                del _tables[next(iter(_tables))]
+            table = _tables[key] = OutcomeTable(answers)
+        return table
+
+
 # --- one situation --------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
@@ -318,9 +353,10 @@ class Weighing:
                    for n, dim in enumerate(dims) if dim.name in stated)
         points = [base]
         for number in self.unstated:
-            stride = table.strides[number]
-            points = [p + k * stride for p in points for k in range(dims[number].size)]
+            offsets = [k * table.strides[number] for k in range(dims[number].size)]
+            points = [p + o for p in points for o in offsets]
         self.values = table.lookup(points)
+        self.sizes = [dims[number].size for number in self.unstated]
         self.inner: list[int] = []
         inner = len(points)
         for number in self.unstated:
@@ -340,7 +376,7 @@ class Weighing:
 
     def _slices(self, position: int, value: int) -> list[list[int]]:
         """The answers at the completions where the unstated fact at `position` has class `value`."""
-        size = self.table.dims[self.unstated[position]].size
+        size = self.sizes[position]
         inner = self.inner[position]
         block = inner * size
         values = self.values
@@ -366,11 +402,11 @@ class Weighing:
             lead = False
             steps: set[str] = set()
             warnings: set[str] = set()
-            for a, b in pairs:
-                one, two = table.outcome(a), table.outcome(b)
-                lead = lead or one.lead != two.lead
-                steps.update(set(one.steps).symmetric_difference(two.steps))
-                warnings.update(set(one.warnings).symmetric_difference(two.warnings))
+            for pair in pairs:
+                differs = table.difference(*pair)
+                lead = lead or differs[0]
+                steps.update(differs[1])
+                warnings.update(differs[2])
             found[number] = _Open(position, lead, frozenset(steps), frozenset(warnings))
         return found
 
