@@ -132,7 +132,8 @@ def route(situation: SituationBase | _Mapping[str, _Any], on: _dt.date | None = 
     return default_router().route(situation, on=on, complete=complete)
 
 
-def next_question(partial: SituationBase | _Mapping[str, _Any], on: _dt.date | None = None) -> OpenQuestion | None:
+def next_question(partial: SituationBase | _Mapping[str, _Any],
+                  on: _dt.date | None = None) -> OpenQuestion | None:
     """The one fact to ask next (`.fact`, `.question`, `.values`), or None when the answer is settled.
 
     >>> import datetime

@@ -66,7 +66,7 @@ class Step(_Frozen):
     due_from: str | None = Field(default=None, description=(
         "the date the deadline counts from: a date fact of the situation, or `on`; with `due` None, the date "
         "nobody gave yet (an open question)"))
-    due_after: str | None = Field(default=None, description="the deadline in Danish: e.g. '14 dage', '1 måned'")
+    due_after: str | None = Field(default=None, description="the deadline in Danish: '14 dage', '1 måned'")
     settled: bool = Field(default=True, description=(
         "the step stands (with its deadline) whatever the facts nobody stated are"))
     depends_on: tuple[str, ...] = Field(default=(), description="the open questions (facts) it depends on")

@@ -48,8 +48,8 @@ class OpenValue(_Frozen):
 
     value: bool | int | str | None = Field(description="a value to give; None: the fact is null")
     label: str = Field(description="the value in Danish, as a form shows it")
-    minimum: int | dt.date | None = Field(default=None, description="integer and date: the range's first value")
-    maximum: int | dt.date | None = Field(default=None, description="integer and date: the range's last value")
+    minimum: int | dt.date | None = Field(default=None, description="integer, date: the range's first")
+    maximum: int | dt.date | None = Field(default=None, description="integer, date: the range's last")
     assumed: bool = Field(default=False, description="the value the Decision's answer assumed")
     responsible: str | None = Field(description="who leads with this value (None: the pack gives no lead)")
     defect: str | None = Field(default=None, description=(

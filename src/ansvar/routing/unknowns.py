@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 MAX_TABLE = 250_000
 #: Completions of one situation evaluated for one call, where a pack is too large to table.
 MAX_COMPLETIONS = 65_536
+#: Weighed grid points kept per pack (as many as Decisions kept; cleared when full).
+MAX_GRIDS = 4096
 
 Value = bool | int | str | dt.date | None
 
@@ -68,6 +70,7 @@ class Dimension:
 
     @property
     def size(self) -> int:
+        """How many classes."""
         return len(self.values)
 
     def index(self, value: Value) -> int:
@@ -78,7 +81,7 @@ class Dimension:
                     return number
                 continue
             if self.spec.type in ("integer", "date"):
-                if (low is None or low <= value) and (high is None or value <= high):  # type: ignore[operator]
+                if (low is None or low <= value) and (high is None or value <= high):
                     return number
             elif value == self.values[number]:
                 return number
@@ -134,8 +137,8 @@ def dimension(name: str, spec: FactSpec, constants: set[Any]) -> Dimension:
         ranges.append((None, None))
         labels.append("Ingen dato" if spec.type == "date" else "Ikke oplyst")
     if spec.type == "boolean":
-        for value, label in ((False, "Nej"), (True, "Ja")):
-            values.append(value)
+        for truth, label in ((False, "Nej"), (True, "Ja")):
+            values.append(truth)
             ranges.append((None, None))
             labels.append(label)
     elif spec.type == "enum":
@@ -192,13 +195,14 @@ class Outcome:
 
     @property
     def lead(self) -> str | None:
+        """Who leads, or the defect's name."""
         return self.defect or self.responsible
 
 
 def outcome_of(decision: Decision) -> Outcome:
     """The parts of a Decision that the facts of a situation decide."""
-    return Outcome(decision.responsible, None, tuple(f"{s.actor}.{s.action}" for s in decision.steps),
-                   tuple(w.id for w in decision.warnings if w.rule is not None and w.id not in DEADLINE_WARNINGS))
+    warnings = tuple(w.id for w in decision.warnings if w.rule is not None and w.id not in DEADLINE_WARNINGS)
+    return Outcome(decision.responsible, None, tuple(f"{s.actor}.{s.action}" for s in decision.steps), warnings)
 
 
 class OutcomeTable:
@@ -219,9 +223,11 @@ class OutcomeTable:
         self._ids: dict[Outcome, int] = {}
         self._table: list[int] | None = None
         self._differences: dict[tuple[int, int], tuple[bool, frozenset[str], frozenset[str]]] = {}
+        self._grids: dict[tuple[int, ...], _Grid] = {}
         self._lock = threading.Lock()
 
     def outcome(self, number: int) -> Outcome:
+        """The outcome of an id."""
         return self.outcomes[number]
 
     def difference(self, one: int, two: int) -> tuple[bool, frozenset[str], frozenset[str]]:
@@ -233,6 +239,17 @@ class OutcomeTable:
             found = self._differences[key] = (
                 a.lead != b.lead, frozenset(a.steps).symmetric_difference(b.steps),
                 frozenset(a.warnings).symmetric_difference(b.warnings))
+        return found
+
+    def grid(self, key: tuple[int, ...]) -> _Grid:
+        """The weighing of one point of the grid (a class per stated fact, -1 per unstated), kept bounded."""
+        found = self._grids.get(key)
+        if found is None:
+            found = _Grid(self, key)
+            if self.size <= MAX_TABLE:  # a tabled pack's grid points are the pack's own: keep a few
+                if len(self._grids) >= MAX_GRIDS:
+                    self._grids.clear()
+                self._grids[key] = found
         return found
 
     def lookup(self, points: Sequence[int]) -> list[int]:
@@ -266,9 +283,10 @@ class OutcomeTable:
             coordinates = [[point // self.strides[n] % dim.size for n, dim in enumerate(dims)]
                            for point in chunk]
             facts = []
-            for at in coordinates:
+            for coordinate in coordinates:
                 fact = dict(base)
-                fact.update((dim.name, engine_values[n][k]) for n, (dim, k) in enumerate(zip(dims, at, strict=True)))
+                fact.update((dim.name, engine_values[n][k])
+                            for n, (dim, k) in enumerate(zip(dims, coordinate, strict=True)))
                 facts.append(fact)
             fired: list[set[str]] = [set() for _ in chunk]
 
@@ -340,17 +358,19 @@ class _Open:
     warnings: frozenset[str]
 
 
-class Weighing:
-    """One situation against its pack's table: which unstated facts matter, how, and what to ask first."""
+class _Grid:
+    """The completions of one point of a pack's grid (stated facts fixed, the others free), weighed.
 
-    def __init__(self, table: OutcomeTable, situation: SituationBase, decision: Decision) -> None:
+    Fixed by the table and the key (each fact's class where stated, -1 where not), so it is kept per key
+    (bounded, like the Decisions kept by the rules that fired): it holds no value of anybody's situation,
+    only which classes of the pack's own grid some situation stated.
+    """
+
+    def __init__(self, table: OutcomeTable, key: tuple[int, ...]) -> None:
         self.table = table
-        self.decision = decision
-        stated = stated_facts(situation)
         dims = table.dims
-        self.unstated = [number for number, dim in enumerate(dims) if dim.name not in stated]
-        base = sum(table.strides[n] * dim.index(getattr(situation, dim.name))
-                   for n, dim in enumerate(dims) if dim.name in stated)
+        self.unstated = [number for number, k in enumerate(key) if k < 0]
+        base = sum(table.strides[n] * k for n, k in enumerate(key) if k >= 0)
         points = [base]
         for number in self.unstated:
             offsets = [k * table.strides[number] for k in range(dims[number].size)]
@@ -359,20 +379,20 @@ class Weighing:
         self.sizes = [dims[number].size for number in self.unstated]
         self.inner: list[int] = []
         inner = len(points)
-        for number in self.unstated:
-            inner //= dims[number].size
+        for size in self.sizes:
+            inner //= size
             self.inner.append(inner)
         self.current = sum(dims[n].default * self.inner[p] for p, n in enumerate(self.unstated))
         self.open = self._open()
-        #: Steps whose deadline waits for a date nobody gave, by that date.
-        self.waiting: dict[str, list[str]] = {}
-        for step in decision.steps:
-            if step.due is None and step.due_from is not None:
-                self.waiting.setdefault(step.due_from, []).append(f"{step.actor}.{step.action}")
-
-    @property
-    def settled(self) -> bool:
-        return not self.open and not self.waiting
+        outcome = table.outcome(self.values[self.current])
+        self.questions = {dims[n].name: self._question(n, outcome) for n in sorted(self.open)}
+        self.assumptions = tuple(
+            Assumption(fact=dims[n].name, label=dims[n].spec.label, value=dims[n].spec.default_value,
+                       value_label=dims[n].labels[dims[n].default]) for n in sorted(self.open))
+        distinct = [table.outcome(v) for v in set(self.values)]
+        self.everywhere_steps = frozenset.intersection(*(frozenset(o.steps) for o in distinct))
+        self.everywhere_warnings = frozenset.intersection(*(frozenset(o.warnings) for o in distinct))
+        self._best: list[str] | None = None
 
     def _slices(self, position: int, value: int) -> list[list[int]]:
         """The answers at the completions where the unstated fact at `position` has class `value`."""
@@ -392,67 +412,31 @@ class Weighing:
         for position, number in enumerate(self.unstated):
             firsts = self._slices(position, 0)
             pairs: set[tuple[int, int]] = set()
-            for value in range(1, table.dims[number].size):
+            for value in range(1, self.sizes[position]):
                 for first, other in zip(firsts, self._slices(position, value), strict=True):
                     if first != other:
                         pairs.update(zip(first, other, strict=True))
-            pairs = {(a, b) for a, b in pairs if a != b}
-            if not pairs:
-                continue
             lead = False
             steps: set[str] = set()
             warnings: set[str] = set()
-            for pair in pairs:
-                differs = table.difference(*pair)
-                lead = lead or differs[0]
-                steps.update(differs[1])
-                warnings.update(differs[2])
-            found[number] = _Open(position, lead, frozenset(steps), frozenset(warnings))
+            for a, b in pairs:
+                if a != b:
+                    differs = table.difference(a, b)
+                    lead = lead or differs[0]
+                    steps.update(differs[1])
+                    warnings.update(differs[2])
+            if lead or steps or warnings:
+                found[number] = _Open(position, lead, frozenset(steps), frozenset(warnings))
         return found
 
-    def remaining_after(self, number: int) -> tuple[float, float]:
-        """How many answers remain possible once the fact is known, on average over its values; and the
-        expected entropy of the answer then (each completion counted alike): less is a better question."""
-        position = self.open[number].position
-        size = self.table.dims[number].size
-        remaining = 0.0
-        entropy = 0.0
-        for value in range(size):
-            slices = self._slices(position, value)
-            remaining += len(set(itertools.chain.from_iterable(slices))) / size
-            if len(slices) == 1:
-                counts = Counter(slices[0])
-            else:
-                counts = Counter(itertools.chain.from_iterable(slices))
-            total = sum(counts.values())
-            entropy -= sum(c / total * math.log2(c / total) for c in counts.values()) / size
-        return remaining, entropy
-
-    # --- what the Decision and the interview show ---
-
-    def questions(self) -> list[OpenQuestion]:
-        """The open questions, in the event file's order."""
-        dims = self.table.dims
-        facts = self.table.answers.pack.definition.facts
-        current = self.table.outcome(self.values[self.current])
-        asked: dict[str, OpenQuestion] = {}
-        for name, spec in facts.items():
-            number = next((n for n in self.open if dims[n].name == name), None)
-            waiting = tuple(self.waiting.get(name, ()))
-            if number is None and not waiting:
-                continue
-            values: tuple[OpenValue, ...] = ()
-            changes: list[str] = []
-            if number is not None:
-                found = self.open[number]
-                values = tuple(self._value(number, k, current) for k in range(dims[number].size))
-                changes += ["ansvarlig"] * found.lead + ["skridt"] * bool(found.steps)
-                changes += ["advarsler"] * bool(found.warnings)
-            if waiting:
-                changes.append("frist")
-            asked[name] = OpenQuestion(fact=name, label=spec.label, question=spec.question, type=spec.type,
-                                       values=values, changes=tuple(changes), deadlines=waiting)  # type: ignore[arg-type]
-        return list(asked.values())
+    def _question(self, number: int, current: Outcome) -> OpenQuestion:
+        dim = self.table.dims[number]
+        found = self.open[number]
+        changes = (["ansvarlig"] * found.lead + ["skridt"] * bool(found.steps)
+                   + ["advarsler"] * bool(found.warnings))
+        values = tuple(self._value(number, k, current) for k in range(dim.size))
+        return OpenQuestion(fact=dim.name, label=dim.spec.label, question=dim.spec.question,
+                            type=dim.spec.type, values=values, changes=tuple(changes))  # type: ignore[arg-type]
 
     def _value(self, number: int, value: int, current: Outcome) -> OpenValue:
         dim = self.table.dims[number]
@@ -468,60 +452,110 @@ class Weighing:
             warnings_added=tuple(w for w in there.warnings if w not in current.warnings),
             warnings_dropped=tuple(w for w in current.warnings if w not in there.warnings))
 
-    def assumptions(self) -> list[Assumption]:
-        """The default each open fact was assumed to have, in the event file's order."""
-        dims = self.table.dims
-        return [Assumption(fact=dims[n].name, label=dims[n].spec.label, value=dims[n].spec.default_value,
-                           value_label=dims[n].labels[dims[n].default])
-                for n in sorted(self.open)]
+    def remaining_after(self, number: int) -> tuple[float, float]:
+        """How many answers remain possible once the fact is known, and the answer's entropy then.
+
+        Both averaged over the fact's values, each completion counted alike: less is a better question.
+        """
+        position = self.open[number].position
+        size = self.sizes[position]
+        remaining = 0.0
+        entropy = 0.0
+        for value in range(size):
+            counts = Counter(itertools.chain.from_iterable(self._slices(position, value)))
+            remaining += len(counts) / size
+            total = sum(counts.values())
+            entropy -= sum(c / total * math.log2(c / total) for c in counts.values()) / size
+        return remaining, entropy
+
+    def best(self) -> list[str]:
+        """The open facts, the best question first (ties: the event file's order)."""
+        if self._best is None:
+            dims = self.table.dims
+            ranked = sorted(self.open, key=lambda n: (*(round(x, 9) for x in self.remaining_after(n)), n))
+            self._best = [dims[n].name for n in ranked]
+        return self._best
+
+
+class Weighing:
+    """One situation and its Decision against its pack's table: what is open, what to ask first."""
+
+    def __init__(self, table: OutcomeTable, situation: SituationBase, decision: Decision) -> None:
+        self.table = table
+        self.decision = decision
+        stated = stated_facts(situation)
+        key = tuple(dim.index(getattr(situation, dim.name)) if dim.name in stated else -1
+                    for dim in table.dims)
+        self.grid = table.grid(key)
+        #: Steps whose deadline waits for a date nobody gave, by that date.
+        self.waiting: dict[str, list[str]] = {}
+        for step in decision.steps:
+            if step.due is None and step.due_from is not None:
+                self.waiting.setdefault(step.due_from, []).append(f"{step.actor}.{step.action}")
+
+    @property
+    def settled(self) -> bool:
+        """Nothing unstated changes the answer, and no deadline waits for a date."""
+        return not self.grid.open and not self.waiting
+
+    def questions(self) -> list[OpenQuestion]:
+        """The open questions, in the event file's order."""
+        found = []
+        for name, spec in self.table.answers.pack.definition.facts.items():
+            question = self.grid.questions.get(name)
+            waiting = tuple(self.waiting.get(name, ()))
+            if waiting:
+                question = question or OpenQuestion(fact=name, label=spec.label, question=spec.question,
+                                                    type=spec.type, values=(), changes=())
+                question = question.model_copy(update={"changes": (*question.changes, "frist"),
+                                                       "deadlines": waiting})
+            if question is not None:
+                found.append(question)
+        return found
 
     def annotate(self) -> Decision:
         """The Decision, saying what it does not know: open questions, assumptions, what depends on them."""
         decision = self.decision
         if self.settled:
             return decision
+        grid = self.grid
         dims = self.table.dims
-        distinct = [self.table.outcome(v) for v in set(self.values)]
-        everywhere_steps = set.intersection(*(set(o.steps) for o in distinct))
-        everywhere_warnings = set.intersection(*(set(o.warnings) for o in distinct))
+        opened = sorted(grid.open.items())
 
         def depends(key: str, kind: str) -> tuple[str, ...]:
-            return tuple(dims[n].name for n, found in sorted(self.open.items())
+            return tuple(dims[n].name for n, found in opened
                          if key in (found.steps if kind == "step" else found.warnings))
 
         steps = []
         for step in decision.steps:
             key = f"{step.actor}.{step.action}"
             on = depends(key, "step") + ((step.due_from,) if step.due is None and step.due_from else ())
-            settled = key in everywhere_steps and not on
+            settled = key in grid.everywhere_steps and not on
             steps.append(step if settled else step.model_copy(update={"settled": False, "depends_on": on}))
         by_step = {f"{s.actor}.{s.action}": s for s in steps}
         warnings = []
         for warning in decision.warnings:
             if warning.rule is None or warning.id in DEADLINE_WARNINGS:  # the review's, or a step's deadline
-                step = by_step.get(warning.step or "")
-                on = step.depends_on if step is not None else ()
+                named = by_step.get(warning.step or "")
+                on = named.depends_on if named is not None else ()
                 settled = not on
             else:
                 on = depends(warning.id, "warning")
-                settled = warning.id in everywhere_warnings and not on
+                settled = warning.id in grid.everywhere_warnings and not on
             warnings.append(warning if settled else warning.model_copy(
                 update={"settled": False, "depends_on": on}))
-        lead_on = tuple(dims[n].name for n, found in sorted(self.open.items()) if found.lead)
+        lead_on = tuple(dims[n].name for n, found in opened if found.lead)
         return decision.model_copy(update={
             "steps": tuple(steps), "warnings": tuple(warnings), "responsible_settled": not lead_on,
             "responsible_depends_on": lead_on, "open_questions": tuple(self.questions()),
-            "assumed": tuple(self.assumptions())})
+            "assumed": grid.assumptions})
 
     def next_question(self) -> OpenQuestion | None:
         """The unstated fact that splits the possible answers best; then a date a deadline waits for."""
         questions = {q.fact: q for q in self.questions()}
         if not questions:
             return None
-        dims = self.table.dims
+        if self.grid.open:
+            return questions[self.grid.best()[0]]
         facts = list(self.table.answers.pack.definition.facts)
-        if self.open:
-            best = min(self.open, key=lambda n: (*(round(x, 9) for x in self.remaining_after(n)),
-                                               facts.index(dims[n].name)))
-            return questions[dims[best].name]
         return questions[min(self.waiting, key=facts.index)]
