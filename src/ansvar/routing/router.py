@@ -32,7 +32,7 @@ from ansvar.packs.loader import Catalogue, Pack, Problems, load
 from ansvar.packs.schema import ACTORS
 from ansvar.routing.build import Answers, engine_fact
 from ansvar.routing.resolve import Resolution, resolve
-from ansvar.routing.unknowns import Weighing, table_for
+from ansvar.routing.unknowns import Weighing, table_for, waiting_dates
 from ansvar.routing.why_not import why_not
 
 if TYPE_CHECKING:
@@ -283,8 +283,7 @@ class Router:
 
     def _weighing(self, answers: Answers, situation: SituationBase, decision: Decision) -> Weighing | None:
         table = table_for(answers)
-        if table.names <= stated_facts(situation) and not any(
-                s.due is None and s.due_from is not None for s in decision.steps):
+        if table.names <= stated_facts(situation) and not waiting_dates(answers.pack, situation, decision):
             return None
         return Weighing(table, situation, decision)
 

@@ -39,10 +39,11 @@ from ansvar.model.events import FactSpec, SituationBase
 from ansvar.model.unknowns import Assumption, OpenQuestion, OpenValue, stated_facts
 from ansvar.packs import names
 from ansvar.packs.compiler import engine_value
-from ansvar.routing.build import engine_fact
+from ansvar.routing.build import counted_from, engine_fact
 from ansvar.routing.resolve import resolve
 
 if TYPE_CHECKING:
+    from ansvar.packs.loader import Pack
     from ansvar.routing.build import Answers
 
 #: Points of a pack's grid tabled once (the shipped packs need at most 13,824).
@@ -192,6 +193,7 @@ class Outcome:
     defect: str | None
     steps: tuple[str, ...]  # actor.action, in the Decision's order
     warnings: tuple[str, ...]  # ids of the warnings rules raise (not deadline or review warnings)
+    done: tuple[str, ...] = ()  # steps done (`done_on` given) whose deadline tells whether in time
 
     @property
     def lead(self) -> str | None:
@@ -202,7 +204,8 @@ class Outcome:
 def outcome_of(decision: Decision) -> Outcome:
     """The parts of a Decision that the facts of a situation decide."""
     warnings = tuple(w.id for w in decision.warnings if w.rule is not None and w.id not in DEADLINE_WARNINGS)
-    return Outcome(decision.responsible, None, tuple(f"{s.actor}.{s.action}" for s in decision.steps), warnings)
+    steps = tuple(f"{s.actor}.{s.action}" for s in decision.steps)
+    return Outcome(decision.responsible, None, steps, warnings)
 
 
 class OutcomeTable:
@@ -222,7 +225,7 @@ class OutcomeTable:
         self.outcomes: list[Outcome] = []
         self._ids: dict[Outcome, int] = {}
         self._table: list[int] | None = None
-        self._differences: dict[tuple[int, int], tuple[bool, frozenset[str], frozenset[str]]] = {}
+        self._differences: dict[tuple[int, int], tuple[bool, frozenset[str], frozenset[str], bool]] = {}
         self._grids: dict[tuple[int, ...], _Grid] = {}
         self._lock = threading.Lock()
 
@@ -230,15 +233,15 @@ class OutcomeTable:
         """The outcome of an id."""
         return self.outcomes[number]
 
-    def difference(self, one: int, two: int) -> tuple[bool, frozenset[str], frozenset[str]]:
-        """How two outcomes differ: in the lead, in which steps, in which warnings (kept: the pack's own)."""
+    def difference(self, one: int, two: int) -> tuple[bool, frozenset[str], frozenset[str], bool]:
+        """How two outcomes differ: lead, which steps, which warnings, which done steps' timeliness counts."""
         key = (one, two) if one < two else (two, one)
         found = self._differences.get(key)
         if found is None:
             a, b = self.outcomes[one], self.outcomes[two]
             found = self._differences[key] = (
                 a.lead != b.lead, frozenset(a.steps).symmetric_difference(b.steps),
-                frozenset(a.warnings).symmetric_difference(b.warnings))
+                frozenset(a.warnings).symmetric_difference(b.warnings), set(a.done) != set(b.done))
         return found
 
     def grid(self, key: tuple[int, ...]) -> _Grid:
@@ -308,12 +311,17 @@ class OutcomeTable:
         every = set(pack.definition.facts) | {"municipality", "event"}  # all stated: no deadline waits here
         situation = pack.definition.model.model_construct(every, municipality=pack.municipality.id,
                                                           event=pack.event, **values)
+        resolution = resolve(pack, [names.encode(r, 0) for r in rules])
         try:
-            decision = self.answers.build(situation, resolve(pack, [names.encode(r, 0) for r in rules]),
-                                          pack.meta.valid_from)
+            decision = self.answers.build(situation, resolution, pack.meta.valid_from)
         except RoutingError as exc:
             return Outcome(None, type(exc).__name__, (), ())
-        return outcome_of(decision)
+        done = tuple(dict.fromkeys(
+            f"{spec.actor}.{spec.action}" for held in resolution.held if not held.overridden
+            for spec in held.rule.steps
+            if spec.due is not None and spec.done_on and values[spec.done_on] is not None))
+        found = outcome_of(decision)
+        return Outcome(found.responsible, found.defect, found.steps, found.warnings, done)
 
     def _intern(self, outcome: Outcome) -> int:
         number = self._ids.get(outcome)
@@ -356,6 +364,7 @@ class _Open:
     lead: bool
     steps: frozenset[str]
     warnings: frozenset[str]
+    timely: bool  # which done steps' deadlines count (so whether they were done in time)
 
 
 class _Grid:
@@ -416,7 +425,7 @@ class _Grid:
                 for first, other in zip(firsts, self._slices(position, value), strict=True):
                     if first != other:
                         pairs.update(zip(first, other, strict=True))
-            lead = False
+            lead = timely = False
             steps: set[str] = set()
             warnings: set[str] = set()
             for a, b in pairs:
@@ -425,15 +434,16 @@ class _Grid:
                     lead = lead or differs[0]
                     steps.update(differs[1])
                     warnings.update(differs[2])
-            if lead or steps or warnings:
-                found[number] = _Open(position, lead, frozenset(steps), frozenset(warnings))
+                    timely = timely or differs[3]
+            if lead or steps or warnings or timely:
+                found[number] = _Open(position, lead, frozenset(steps), frozenset(warnings), timely)
         return found
 
     def _question(self, number: int, current: Outcome) -> OpenQuestion:
         dim = self.table.dims[number]
         found = self.open[number]
         changes = (["ansvarlig"] * found.lead + ["skridt"] * bool(found.steps)
-                   + ["advarsler"] * bool(found.warnings))
+                   + ["advarsler"] * bool(found.warnings) + ["frist"] * found.timely)
         values = tuple(self._value(number, k, current) for k in range(dim.size))
         return OpenQuestion(fact=dim.name, label=dim.spec.label, question=dim.spec.question,
                             type=dim.spec.type, values=values, changes=tuple(changes))  # type: ignore[arg-type]
@@ -477,6 +487,27 @@ class _Grid:
         return self._best
 
 
+def waiting_dates(pack: Pack, situation: SituationBase, decision: Decision) -> dict[str, list[str]]:
+    """The steps (actor.action) whose deadline waits for a date nobody gave, by that date.
+
+    A step still to do, whose deadline is not counted; and a step done (its `done_on` given) whose deadline
+    is not known, so nobody can tell whether it was done in time.
+    """
+    waiting: dict[str, list[str]] = {}
+    for step in decision.steps:
+        if step.due is None and step.due_from is not None:
+            waiting.setdefault(step.due_from, []).append(f"{step.actor}.{step.action}")
+    for entry in decision.trace:
+        if entry.overridden:
+            continue
+        for spec in pack.rules[entry.rule].steps:
+            if spec.due is not None and spec.done_on and getattr(situation, spec.done_on) is not None:
+                name, pending = counted_from(spec.due, situation)
+                if pending:
+                    waiting.setdefault(name, []).append(f"{spec.actor}.{spec.action}")
+    return waiting
+
+
 class Weighing:
     """One situation and its Decision against its pack's table: what is open, what to ask first."""
 
@@ -488,10 +519,7 @@ class Weighing:
                     for dim in table.dims)
         self.grid = table.grid(key)
         #: Steps whose deadline waits for a date nobody gave, by that date.
-        self.waiting: dict[str, list[str]] = {}
-        for step in decision.steps:
-            if step.due is None and step.due_from is not None:
-                self.waiting.setdefault(step.due_from, []).append(f"{step.actor}.{step.action}")
+        self.waiting = waiting_dates(table.answers.pack, situation, decision)
 
     @property
     def settled(self) -> bool:
@@ -507,8 +535,8 @@ class Weighing:
             if waiting:
                 question = question or OpenQuestion(fact=name, label=spec.label, question=spec.question,
                                                     type=spec.type, values=(), changes=())
-                question = question.model_copy(update={"changes": (*question.changes, "frist"),
-                                                       "deadlines": waiting})
+                changes = question.changes if "frist" in question.changes else (*question.changes, "frist")
+                question = question.model_copy(update={"changes": changes, "deadlines": waiting})
             if question is not None:
                 found.append(question)
         return found
