@@ -132,16 +132,18 @@ def route(situation: SituationBase | _Mapping[str, _Any], on: _dt.date | None = 
     return default_router().route(situation, on=on, complete=complete)
 
 
-def next_question(partial: SituationBase | _Mapping[str, _Any],
-                  on: _dt.date | None = None) -> OpenQuestion | None:
+def next_question(partial: SituationBase | _Mapping[str, _Any], on: _dt.date | None = None, *,
+                  unknown: _Iterable[str] = ()) -> OpenQuestion | None:
     """The one fact to ask next (`.fact`, `.question`, `.values`), or None when the answer is settled.
+
+    `unknown`: facts the caller cannot answer; not asked again (see `Router.next_question`).
 
     >>> import datetime
     >>> next_question({"municipality": "aalborg", "event": "akutte_opioidabstinenser",
     ...                "presents_at": "rusmiddelbehandling"}, on=datetime.date(2026, 11, 23)).fact
     'laegekonsulent_present'
     """
-    return default_router().next_question(partial, on=on)
+    return default_router().next_question(partial, on=on, unknown=unknown)
 
 
 def route_many(situations: _Iterable[SituationBase | _Mapping[str, _Any]],

@@ -202,3 +202,15 @@ def test_the_date_a_deadline_waits_for_is_asked_and_then_counts() -> None:
     decision = ROUTER.route(partial, on=ON, complete=True)
     (guarantee,) = [s for s in decision.steps if s.action == "behandlingsopstart_inden_14_dage"]
     assert (guarantee.due, guarantee.due_from) == (dt.date(2026, 12, 4), "clarifying_conversation_on")
+
+
+def test_a_fact_the_caller_cannot_answer_is_not_asked_again_and_stays_open() -> None:
+    partial: dict[str, Any] = {"municipality": "aalborg", "event": "akutte_opioidabstinenser",
+                               "presents_at": "rusmiddelbehandling"}
+    first = ROUTER.next_question(partial, on=ON)
+    assert first is not None
+    other = ROUTER.next_question(partial, on=ON, unknown=[first.fact])
+    assert other is None or other.fact != first.fact
+    everything = [q.fact for q in ROUTER.route(partial, on=ON).open_questions]
+    assert ansvar.next_question(partial, on=ON, unknown=everything) is None
+    assert first.fact in {q.fact for q in ROUTER.route(partial, on=ON).open_questions}

@@ -181,12 +181,13 @@ class Router:
             raise IncompleteSituationError(decision.open_questions)
         return decision
 
-    def next_question(self, situation: SituationBase | Mapping[str, Any],
-                      on: dt.date | None = None) -> OpenQuestion | None:
+    def next_question(self, situation: SituationBase | Mapping[str, Any], on: dt.date | None = None, *,
+                      unknown: Iterable[str] = ()) -> OpenQuestion | None:
         """The one unstated fact to ask next: the one that splits the possible answers best.
 
         None when the answer no longer depends on anything unstated. A date that a deadline waits for is
-        asked once no other fact can change the answer.
+        asked once no other fact can change the answer. `unknown`: facts the caller cannot answer ("ved
+        ikke"): they are not asked again, and stay open questions of the Decision.
         """
         parsed = self.parse_situation(situation)
         day = routing_date(on)
@@ -194,7 +195,7 @@ class Router:
         answers = self._answers(pack)
         decision = answers.decide(parsed, fired, day)
         weighing = self._weighing(answers, parsed, decision)
-        return weighing.next_question() if weighing is not None else None
+        return weighing.next_question(frozenset(unknown)) if weighing is not None else None
 
     def route_many(self, situations: Iterable[SituationBase | Mapping[str, Any]],
                    on: dt.date | None = None, *, processes: int | None = None) -> list[Decision]:

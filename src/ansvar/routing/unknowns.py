@@ -28,7 +28,7 @@ import itertools
 import math
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -578,12 +578,16 @@ class Weighing:
             "responsible_depends_on": lead_on, "open_questions": tuple(self.questions()),
             "assumed": grid.assumptions})
 
-    def next_question(self) -> OpenQuestion | None:
-        """The unstated fact that splits the possible answers best; then a date a deadline waits for."""
-        questions = {q.fact: q for q in self.questions()}
+    def next_question(self, unknown: Collection[str] = ()) -> OpenQuestion | None:
+        """The unstated fact that splits the possible answers best; then a date a deadline waits for.
+
+        `unknown`: facts the caller cannot answer ("ved ikke"): never asked, they stay open questions.
+        """
+        questions = {q.fact: q for q in self.questions() if q.fact not in unknown}
         if not questions:
             return None
-        if self.grid.open:
-            return questions[self.grid.best()[0]]
+        for name in self.grid.best():
+            if name in questions:
+                return questions[name]
         facts = list(self.table.answers.pack.definition.facts)
-        return questions[min(self.waiting, key=facts.index)]
+        return questions[min((f for f in self.waiting if f in questions), key=facts.index)]
