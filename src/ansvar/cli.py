@@ -110,6 +110,9 @@ def _parser() -> argparse.ArgumentParser:
     route.add_argument("--on", type=_date, metavar="YYYY-MM-DD",
                        help="the date to answer for (default today)")
     route.add_argument("--json", action="store_true", help="print the Decision as JSON")
+    route.add_argument("--complete", action="store_true",
+                       help="refuse to answer on assumptions: exit 2 naming the facts not stated that the "
+                            "answer depends on, with their Danish questions")
     events = command("events", "list municipalities, or the events one of them covers")
     events.add_argument("municipality", nargs="?")
     events.add_argument("--json", action="store_true", help="print JSON")
@@ -251,7 +254,7 @@ def _read_json(raw: bytes, where: str) -> Any:  # noqa: ANN401
 
 def _route(router: Router, args: argparse.Namespace) -> int:
     try:
-        decision = router.route(_read_situation(args.file), on=args.on)
+        decision = router.route(_read_situation(args.file), on=args.on, complete=args.complete)
     except (SituationError, UnknownEventError) as exc:
         if exc.where is not None:
             raise
