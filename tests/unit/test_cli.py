@@ -257,3 +257,29 @@ def test_test_takes_the_rule_options_for_files_that_name_no_rules(tmp_path: Path
     assert capsys.readouterr().out.strip().endswith("1 passed, 0 failed")
     assert cli.main(["--rules", str(mine), "--add-rules", str(ansvar.shipped_rules()), "test",
                      str(scenarios)]) == 0
+
+
+def test_route_complete_refuses_to_assume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`ansvar route --complete`: a situation leaving facts open is one line naming them with their Danish
+    questions, exit 2; the same situation with every fact stated routes."""
+    import datetime as dt
+
+    on = dt.date(2026, 11, 23)
+    router = ansvar.default_router()
+    partial = {"municipality": "aalborg", "event": "afrusning"}
+    path = tmp_path / "situation.json"
+    path.write_text(json.dumps(partial), encoding="utf-8")
+    assert cli.main(["route", str(path), "--complete", "--on", on.isoformat()]) == cli.EXIT_INPUT
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1
+    assert err.startswith(f"ansvar: {path}: incomplete situation")
+    open_questions = router.route(partial, on=on).open_questions
+    assert open_questions
+    for question in open_questions[:3]:
+        assert f"{question.fact}: {question.question}" in err
+    facts = router.definitions["afrusning"].facts
+    path.write_text(json.dumps({**partial, **{name: fact.default_value for name, fact in facts.items()}}),
+                    encoding="utf-8")
+    assert cli.main(["route", str(path), "--complete", "--on", on.isoformat(), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["open_questions"] == []
