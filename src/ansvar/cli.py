@@ -604,12 +604,8 @@ def _interview(router: Router, municipality: str | None, event: str | None, on: 
 
 def _next_question(router: Router, partial: dict[str, Any], unknown: set[str],
                    on: dt.date) -> OpenQuestion | None:
-    """The next question; past the facts answered "ved ikke", the Decision's first other open question."""
-    found = router.next_question(partial, on=on)
-    if found is None or found.fact not in unknown | set(partial):
-        return found
-    rest = [q for q in router.route(partial, on=on).open_questions if q.fact not in unknown | set(partial)]
-    return rest[0] if rest else None
+    """The most informative question left, past the facts answered "ved ikke"."""
+    return router.next_question(partial, on=on, unknown=unknown)
 
 
 def _fits(router: Router, partial: dict[str, Any], fact: str, value: object) -> str | None:
