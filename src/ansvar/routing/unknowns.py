@@ -24,12 +24,13 @@ date an open question too.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import math
 import threading
 from collections import Counter
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ansvar.engine import MAX_BATCH
@@ -68,6 +69,7 @@ class Dimension:
     ranges: tuple[tuple[Any, Any], ...]  # integer and date classes: (first, last), None for unbounded
     labels: tuple[str, ...]
     default: int  # the class of the fact's default value
+    exact: Mapping[Value, int] = field(default_factory=dict)  # boolean and enum facts: value -> class
 
     @property
     def size(self) -> int:
@@ -76,6 +78,9 @@ class Dimension:
 
     def index(self, value: Value) -> int:
         """The class a value of the fact lies in."""
+        found = self.exact.get(value)  # booleans and enums (validated: a boolean fact holds a bool)
+        if found is not None:
+            return found
         for number, (low, high) in enumerate(self.ranges):
             if value is None or self.values[number] is None:
                 if value is None and self.values[number] is None:
@@ -163,8 +168,11 @@ def dimension(name: str, spec: FactSpec, constants: set[Any]) -> Dimension:
             ranges.append((low, high))
             labels.append("En dato" if len(found) == 1 else _range_label(low, high, _date))
     default = spec.default_value
-    dim = Dimension(name, spec, tuple(values), tuple(ranges), tuple(labels), 0)
-    return Dimension(name, spec, dim.values, dim.ranges, dim.labels, dim.index(default))
+    exact: dict[Value, int] = {}
+    if spec.type in ("boolean", "enum"):
+        exact = {value: number for number, value in enumerate(values)}
+    dim = Dimension(name, spec, tuple(values), tuple(ranges), tuple(labels), 0, exact)
+    return Dimension(name, spec, dim.values, dim.ranges, dim.labels, dim.index(default), exact)
 
 
 def dimensions(answers: Answers) -> tuple[Dimension, ...]:
@@ -185,7 +193,7 @@ def dimensions(answers: Answers) -> tuple[Dimension, ...]:
 
 # --- the answers at the points of a pack's grid ---------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Outcome:
     """What an answer consists of, for telling answers apart: lead (or defect), steps, the rules' warnings."""
 
@@ -199,6 +207,16 @@ class Outcome:
     def lead(self) -> str | None:
         """Who leads, or the defect's name."""
         return self.defect or self.responsible
+
+    @functools.cached_property
+    def step_set(self) -> frozenset[str]:
+        """The steps, as a set."""
+        return frozenset(self.steps)
+
+    @functools.cached_property
+    def warning_set(self) -> frozenset[str]:
+        """The warnings, as a set."""
+        return frozenset(self.warnings)
 
 
 def outcome_of(decision: Decision) -> Outcome:
@@ -227,6 +245,12 @@ class OutcomeTable:
         self._table: list[int] | None = None
         self._differences: dict[tuple[int, int], tuple[bool, frozenset[str], frozenset[str], bool]] = {}
         self._grids: dict[tuple[int, ...], _Grid] = {}
+        #: Open questions and their values by (fact, the outcomes at its classes, the class assumed): the
+        #: pack's own answers, shared by every situation whose completions give the same.
+        self.questions: dict[tuple[int, tuple[int, ...], int, tuple[str, ...]], OpenQuestion] = {}
+        #: The default each fact is assumed to have when unstated.
+        self.assumptions = tuple(Assumption(fact=d.name, label=d.spec.label, value=d.spec.default_value,
+                                            value_label=d.labels[d.default]) for d in self.dims)
         self._lock = threading.Lock()
 
     def outcome(self, number: int) -> Outcome:
@@ -395,12 +419,10 @@ class _Grid:
         self.open = self._open()
         outcome = table.outcome(self.values[self.current])
         self.questions = {dims[n].name: self._question(n, outcome) for n in sorted(self.open)}
-        self.assumptions = tuple(
-            Assumption(fact=dims[n].name, label=dims[n].spec.label, value=dims[n].spec.default_value,
-                       value_label=dims[n].labels[dims[n].default]) for n in sorted(self.open))
+        self.assumptions = tuple(table.assumptions[n] for n in sorted(self.open))
         distinct = [table.outcome(v) for v in set(self.values)]
-        self.everywhere_steps = frozenset.intersection(*(frozenset(o.steps) for o in distinct))
-        self.everywhere_warnings = frozenset.intersection(*(frozenset(o.warnings) for o in distinct))
+        self.everywhere_steps = frozenset.intersection(*(o.step_set for o in distinct))
+        self.everywhere_warnings = frozenset.intersection(*(o.warning_set for o in distinct))
         self._best: list[str] | None = None
 
     def _slices(self, position: int, value: int) -> list[list[int]]:
@@ -442,17 +464,25 @@ class _Grid:
     def _question(self, number: int, current: Outcome) -> OpenQuestion:
         dim = self.table.dims[number]
         found = self.open[number]
-        changes = (["ansvarlig"] * found.lead + ["skridt"] * bool(found.steps)
-                   + ["advarsler"] * bool(found.warnings) + ["frist"] * found.timely)
-        values = tuple(self._value(number, k, current) for k in range(dim.size))
-        return OpenQuestion(fact=dim.name, label=dim.spec.label, question=dim.spec.question,
-                            type=dim.spec.type, values=values, changes=tuple(changes))  # type: ignore[arg-type]
+        changes = (("ansvarlig",) * found.lead + ("skridt",) * bool(found.steps)
+                   + ("advarsler",) * bool(found.warnings) + ("frist",) * found.timely)
+        position = found.position
+        step = self.inner[position]
+        theirs = tuple(self.values[self.current + (k - dim.default) * step] for k in range(dim.size))
+        key = (number, theirs, self.values[self.current], changes)
+        question = self.table.questions.get(key)
+        if question is None:
+            outcome = self.table.outcome
+            values = tuple(self._value(dim, k, current, outcome(theirs[k])) for k in range(dim.size))
+            question = OpenQuestion(fact=dim.name, label=dim.spec.label, question=dim.spec.question,
+                                    type=dim.spec.type, values=values, changes=changes)  # type: ignore[arg-type]
+            if len(self.table.questions) >= MAX_GRIDS:
+                self.table.questions.clear()
+            self.table.questions[key] = question
+        return question
 
-    def _value(self, number: int, value: int, current: Outcome) -> OpenValue:
-        dim = self.table.dims[number]
-        position = self.open[number].position
-        at = self.current + (value - dim.default) * self.inner[position]
-        there = self.table.outcome(self.values[at])
+    @staticmethod
+    def _value(dim: Dimension, value: int, current: Outcome, there: Outcome) -> OpenValue:
         low, high = dim.ranges[value]
         return OpenValue(
             value=dim.shown(value), label=dim.labels[value], minimum=low, maximum=high,
