@@ -236,7 +236,8 @@ def test_readme_lists_every_exit_status() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     sentence = readme[readme.index("Errors print one line"):]
     sentence = sentence[:sentence.index("\n\n")]
-    for code in (1, cli.EXIT_INPUT, cli.EXIT_RULES, cli.EXIT_ENGINE, cli.EXIT_SERVER, cli.EXIT_PIPE):
+    for code in (1, cli.EXIT_INPUT, cli.EXIT_RULES, cli.EXIT_ENGINE, cli.EXIT_SERVER, cli.EXIT_INTERRUPT,
+                 cli.EXIT_PIPE):
         assert re.search(rf"\b{code}\b", sentence), code
 
 
