@@ -284,7 +284,9 @@ class Router:
 
     def _weighing(self, answers: Answers, situation: SituationBase, decision: Decision) -> Weighing | None:
         table = table_for(answers)
-        if table.names <= stated_facts(situation) and not waiting_dates(answers.pack, situation, decision):
+        stated = stated_facts(situation)
+        if table.names <= stated and (stated.issuperset(answers.date_facts)  # no deadline can wait
+                                      or not waiting_dates(answers.pack, situation, decision)):
             return None
         return Weighing(table, situation, decision)
 
