@@ -6,7 +6,9 @@ resolved rules (`ansvar.routing.resolve`) in firing order: steps and warnings of
 each (actor, action) step and each warning id once; the trace; the sources of the conclusions that stand.
 
 Deadlines. A step's `due` counts calendar months, then days, from a date of the situation or from `on`
-(python-dateutil does the month arithmetic: 31 January + 1 month is 28 or 29 February). A deadline that lies
+(python-dateutil does the month arithmetic: 31 January + 1 month is 28 or 29 February); never from a date
+nobody gave: where the first of its `from` dates is not stated, `due` is None and `due_from` names the date
+it waits for (`counted_from`). A deadline that lies
 before `on` adds a `frist_overskredet` warning naming the step and the days overdue. A step may name the date
 fact that tells it was done (`done_on`): given, the step is left out, and if it was done after its deadline
 a `frist_ikke_overholdt` warning names the step and the days late. After a layer's `review_by`, the
@@ -76,7 +78,10 @@ def due_date(due: Due, situation: SituationBase, on: dt.date) -> dt.date | None:
     name, pending = counted_from(due, situation)
     if pending:
         return None
-    start: dt.date = on if name == ROUTING_DATE else getattr(situation, name)
+    return _after(due, on if name == ROUTING_DATE else getattr(situation, name))
+
+
+def _after(due: Due, start: dt.date) -> dt.date:
     if not due.months:
         return start + dt.timedelta(days=due.days)  # the common case, without relativedelta's cost
     from dateutil.relativedelta import relativedelta  # noqa: PLC0415 - only for calendar months
@@ -283,7 +288,8 @@ class _Builder:
             built = step
             if spec.due is not None:
                 name, pending = counted_from(spec.due, self.situation)
-                built = self.prepared.with_due(step, due_date(spec.due, self.situation, self.on), name,
+                start = self.on if name == ROUTING_DATE else getattr(self.situation, name)
+                built = self.prepared.with_due(step, None if pending else _after(spec.due, start), name,
                                                keep=pending or name == ROUTING_DATE)
             done = getattr(self.situation, spec.done_on) if spec.done_on else None
             if done is None:
