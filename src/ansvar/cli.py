@@ -4,8 +4,9 @@ Errors print one clear line on stderr and exit non-zero: 2 for bad input or usag
 rule packs, 4 for an engine failure, 5 when `serve` cannot start its server. `ask` exits 2 when its input
 ends before the interview does, 130 on Ctrl-C, as a shell reports SIGINT. `diff` exits 1 when the
 municipalities answer differently, as diff(1); `check` exits 1 when it finds any problem (checking nothing
-is one); `test` 1 when a scenario fails, 2 when a file is malformed or none is found. Output cut short by
-its reader (`ansvar route … | head -1`) ends the command quietly, with 141 as a shell reports SIGPIPE.
+is one; a warning is none); `test` 1 when a scenario fails, 2 when a file is malformed or none is found.
+Output cut short by its reader (`ansvar route … | head -1`) ends the command quietly, with 141 as a shell
+reports SIGPIPE.
 """
 
 from __future__ import annotations
@@ -194,7 +195,9 @@ def _check(dirs: list[Path], args: argparse.Namespace) -> int:
             print(finding)
         situations = sum(n for n, _ in report.analysed.values())
         seconds = sum(t for _, t in report.analysed.values())
-        verdict = "ok" if report.ok else f"{len(report.findings)} problem(s)"
+        verdict = "ok" if report.ok else f"{len(report.errors)} problem(s)"
+        if report.warnings:
+            verdict += f", {len(report.warnings)} warning(s)"
         print(f"{verdict}: {len(report.analysed)} packs, {situations} situations analysed in {seconds:.1f} s")
     return 0 if report.ok else 1
 

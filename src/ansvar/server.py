@@ -3,6 +3,8 @@
 `create_app(router)` builds the FastAPI application; `serve(host, port, rule_dirs)` runs it on uvicorn, as
 `ansvar serve` does. The OpenAPI document is generated from the same pydantic models the library uses: the
 request body of `POST /route` is the discriminated union `ansvar.Situation`, the response `ansvar.Decision`.
+`POST /next-question` takes the same body and answers the one fact to ask next (`ansvar.next_question`);
+`POST /route?complete=true` refuses to answer on assumptions (a 422 listing the open questions).
 `GET /docs` is Swagger UI over that document, its script and style served by the app itself (from the
 `fastapi-swagger` package), so it works without internet; ReDoc, which only a CDN would serve, is off.
 
@@ -57,6 +59,7 @@ import ansvar
 from ansvar.errors import (
     ConflictError,
     EngineError,
+    IncompleteSituationError,
     NoResponsibleError,
     RoutingError,
     SituationError,
@@ -67,6 +70,7 @@ from ansvar.errors import (
 )
 from ansvar.model.decision import Decision
 from ansvar.model.events import EventDefinitions, SituationBase, shipped_definitions
+from ansvar.model.unknowns import OpenQuestion
 from ansvar.routing.router import Router, default_router
 
 # What an endpoint receives: one event's validated model. What FastAPI validates against and OpenAPI shows
@@ -124,7 +128,9 @@ class FieldError(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     loc: list[str | int] = Field(description="where: `body`, `query` or `path`, then the field's path")
-    msg: str = Field(description="what is wrong, in English")
+    msg: str = Field(description=(
+        "what is wrong, in English; a fact not stated (`not_stated`, `complete=true`): `ikke oplyst: ` and "
+        "its Danish question"))
     type: str = Field(description="the kind of problem, e.g. `bool_type`, `extra_forbidden`, `missing`")
 
 
@@ -142,7 +148,8 @@ class Problem(BaseModel):
     status: int = Field(ge=400, le=599, description="the HTTP status code of this response")
     detail: str = Field(description="what went wrong this time, in English")
     error: str = Field(description=(
-        "the ansvar error's kind: `SituationError` (422), `UnknownEventError` (404), `RoutingError` (409), "
+        "the ansvar error's kind: `SituationError`, `IncompleteSituationError` (422), `UnknownEventError` "
+        "(404), `RoutingError` (409), "
         "`ConflictError`, `NoResponsibleError`, `EngineError`, `InternalError` (500), "
         "`RequestTooLarge` (413), `UnsupportedMediaType` (415), `HTTPException` (unknown URL or method)"))
 
@@ -152,7 +159,10 @@ class InvalidRequest(Problem):
 
     type: Literal["urn:ansvar:problem:invalid-request"] = Field(description="the problem's kind")
     status: Literal[422] = Field(description="the HTTP status code")
-    error: Literal["SituationError"] = Field(description="as the library raises for such a situation")
+    error: Literal["SituationError", "IncompleteSituationError"] = Field(description=(
+        "as the library raises for such a situation: `IncompleteSituationError` when `complete=true` and "
+        "the answer would rest on facts not stated (`errors`: one per open question, `loc` the fact, type "
+        "`not_stated`)"))
     errors: list[FieldError] = Field(description=f"the problems found, in order: the first {MAX_LISTED}")
     count: int = Field(ge=1, description="how many problems were found (more than `errors` lists if over "
                                          f"{MAX_LISTED})")
@@ -182,6 +192,18 @@ class Catalogue(BaseModel):
         examples=[{"rebild": {"udredning": "Udredning"}}])
 
 
+class NextQuestion(BaseModel):
+    """The one fact to ask next (`ansvar.next_question`), or none: the answer no longer depends on any."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    question: OpenQuestion | None = Field(description=(
+        "the unstated fact that splits the possible answers best: its id (`fact`), Danish label and "
+        "question, and each value with how the answer would differ; null when the answer is settled"))
+    settled: bool = Field(description=(
+        "no fact left unstated would change the answer (`question` is null): route it as it stands"))
+
+
 class Health(BaseModel):
     """The service is up, with how many rule packs it serves and which ansvar answers."""
 
@@ -195,6 +217,10 @@ class Health(BaseModel):
 _Responses = dict[int | str, dict[str, Any]]
 # Each `model` is the schema of an `application/problem+json` body (`_App.openapi` files it under that type).
 _INVALID: _Responses = {422: {"model": InvalidRequest, "description": "Invalid request"}}
+_INCOMPLETE: _Responses = {422: {
+    "model": InvalidRequest,
+    "description": "Invalid request (SituationError); or, with `complete=true`, an answer that would rest on "
+                   "facts not stated (IncompleteSituationError: `errors` lists the open questions)"}}
 _NOT_FOUND: _Responses = {404: {"model": NotFound, "description": "Unknown municipality or event"}}
 # Starlette matches no route for a path holding a line break: its 404 is a plain Problem.
 _NO_EVENT: _Responses = {404: {
@@ -228,6 +254,13 @@ _EXAMPLES: dict[str, Example] = {
                   "value": _CONTRACT_EXAMPLE},
     "behandlingsforloeb": {"summary": "Rebild: a treatment course that ended on 31 January 2026",
                            "value": _REBILD_EXAMPLE},
+}
+_NEXT_EXAMPLES: dict[str, Example] = {
+    "afrusning": {"summary": "Aalborg: detox, nothing stated yet",
+                  "value": {"municipality": "aalborg", "event": "afrusning"}},
+    "udredning": {"summary": "Rebild: an assessment without the date of the clarifying conversation",
+                  "value": {"municipality": "rebild", "event": "udredning", "substance": "alkohol",
+                            "substitution": False, "returning_client": False, "consent_medcom": True}},
 }
 _MANY_EXAMPLES: dict[str, Example] = {
     "both": {"summary": "The two examples of POST /route", "value": [_CONTRACT_EXAMPLE, _REBILD_EXAMPLE]},
@@ -265,6 +298,10 @@ def _iso_date(value: object) -> object:
 OnQuery = Annotated[dt.date | None, Query(
     description="The date to answer for (YYYY-MM-DD, default today): picks rule versions and deadlines"),
     BeforeValidator(_iso_date)]
+CompleteQuery = Annotated[bool, Query(
+    description="Refuse to answer on assumptions: when the answer would rest on facts not stated, a 422 "
+                "(`IncompleteSituationError`) lists each open question (`loc` the fact, `msg` its Danish "
+                "question) instead of a Decision")]
 
 
 def create_app(router: Router | None = None) -> FastAPI:
@@ -290,15 +327,33 @@ def create_app(router: Router | None = None) -> FastAPI:
     _add_docs(app)
     union = _situation_union(_router_events(routes))
 
-    def route(situation: AnySituation, on: OnQuery = None) -> Decision:
-        """Who is responsible for this situation, and what happens next, on date `on`."""
-        return routes.route(situation, on=on)
+    def route(situation: AnySituation, on: OnQuery = None, *, complete: CompleteQuery = False) -> Decision:
+        """Who is responsible for this situation, and what happens next, on date `on`.
+
+        Facts not stated are unknown: the Decision lists the open questions whose answer would change it,
+        and the defaults it assumed (`complete=true`: a 422 instead of an answer on assumptions).
+        """
+        return routes.route(situation, on=on, complete=complete)
 
     route.__annotations__["situation"] = Annotated[union, Body(
         description="One citizen situation; `event` picks its model", openapi_examples=_EXAMPLES,
         discriminator="event")]  # older FastAPI keeps only this FieldInfo, not the union's own
-    app.post("/route", response_model=Decision, responses=_INVALID | _NOT_FOUND | _ROUTING,
+    app.post("/route", response_model=Decision, responses=_INCOMPLETE | _NOT_FOUND | _ROUTING,
              summary="Route one situation", tags=["routing"])(route)
+
+    def next_question(situation: AnySituation, on: OnQuery = None) -> NextQuestion:
+        """The one unstated fact to ask next: the one that splits the possible answers best.
+
+        Null (`settled`) once the answer depends on nothing unstated; a date a deadline waits for comes last.
+        """
+        question = routes.next_question(situation, on=on)
+        return NextQuestion(question=question, settled=question is None)
+
+    next_question.__annotations__["situation"] = Annotated[union, Body(
+        description="A citizen situation, as far as it is known; `event` picks its model",
+        openapi_examples=_NEXT_EXAMPLES, discriminator="event")]
+    app.post("/next-question", response_model=NextQuestion, responses=_INVALID | _NOT_FOUND | _ROUTING,
+             summary="The next question to ask", tags=["routing"])(next_question)
 
     def route_many(situations: list[AnySituation], on: OnQuery = None) -> list[Decision]:
         """One Decision per situation, in the same order; one bad situation fails the whole request."""
@@ -624,16 +679,31 @@ def _field_error(error: Mapping[str, Any]) -> FieldError:
     return FieldError(loc=loc, msg=str(error["msg"]), type=str(error["type"]))
 
 
-def _invalid(errors: list[FieldError], count: int) -> Response:
-    """The 422 problem: `errors` (at most `MAX_LISTED` of the `count` found), the first few in `detail`."""
+def _invalid(errors: list[FieldError], count: int, *, incomplete: bool = False) -> Response:
+    """The 422 problem: `errors` (at most `MAX_LISTED` of the `count` found), the first few in `detail`.
+
+    `incomplete`: the request was valid, but `complete=true` and the answer would rest on facts not stated.
+    """
     errors = errors[:MAX_LISTED]
     count = max(count, len(errors))
     shown = "; ".join(f"{'.'.join(str(p) for p in e.loc) or '(request)'}: {e.msg}" for e in errors[:3])
     more = f"; and {count - 3} more" if count > 3 else ""
+    said = "incomplete situation: the answer depends on facts not stated" if incomplete else "invalid request"
     return _problem(InvalidRequest(type="urn:ansvar:problem:invalid-request",
                                    title=PROBLEM_TITLES["urn:ansvar:problem:invalid-request"], status=422,
-                                   detail=f"invalid request: {shown}{more}", error="SituationError",
+                                   detail=f"{said}: {shown}{more}",
+                                   error="IncompleteSituationError" if incomplete else "SituationError",
                                    errors=errors, count=count))
+
+
+def _incomplete(exc: IncompleteSituationError) -> Response:
+    """`complete=true` refused an answer on assumptions: one error per open question, at `body.<fact>`.
+
+    The messages are the library's (`ikke oplyst: ` and the fact's Danish question): the event's words,
+    never a value of the situation.
+    """
+    errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors]
+    return _invalid([_field_error(e) for e in errors[:MAX_LISTED]], len(errors), incomplete=True)
 
 
 def _invalid_request(request: Request, exc: RequestValidationError, events: EventDefinitions) -> Response:
@@ -658,6 +728,8 @@ def _invalid_request(request: Request, exc: RequestValidationError, events: Even
 
 
 def _invalid_situation(exc: SituationError, events: EventDefinitions) -> Response:
+    if isinstance(exc, IncompleteSituationError):
+        return _incomplete(exc)
     # Raised by the router after the body validated: only `on` is left to check (its range).
     errors = [{**e, "loc": ("query", *e["loc"]) if tuple(e["loc"][:1]) == ("on",) else ("body", *e["loc"])}
               for e in exc.errors]

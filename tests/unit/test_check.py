@@ -274,3 +274,92 @@ def test_checking_an_inherited_layer_checks_every_municipality_below_it() -> Non
         assert {m for m, _ in report.analysed} == set(ansvar.default_router().municipalities())
     report = check([shipped], only=[shipped / "rebild"], on=ON)
     assert {m for m, _ in report.analysed} == {"rebild"}
+
+
+# --- facts no question reaches ------------------------------------------------------------------------------
+
+BOTH_WAYS = BASE + """\
+  - id: laegen_leder
+    when: {seizures: true}
+    responsible: egen_laege
+    source: {section: S, passage: P}
+  - id: vent_med_hjaelp
+    when: {wants_medical_help: true}
+    steps: [{actor: borger, action: vent, text: Vent}]
+    source: {section: S, passage: P}
+  - id: vent_uden_hjaelp
+    when: {wants_medical_help: false}
+    steps: [{actor: borger, action: vent, text: Vent}]
+    source: {section: S, passage: P}
+"""
+
+
+def test_a_fact_whose_tests_decide_nothing_is_a_warning(tmp_path: Path) -> None:
+    """Two rules giving the same step whether or not the citizen wants medical help: the fact is tested but
+    changes no answer, so no question reaches it; a warning at the first rule testing it, not a failure."""
+    rules = town(tmp_path, BOTH_WAYS)
+    report = check([rules], on=ON)
+    (unasked,) = findings(report, "unasked")
+    assert (unasked.severity, unasked.rule, unasked.event) == ("warning", "vent_med_hjaelp", "afrusning")
+    assert (unasked.path, unasked.line, unasked.column) == (rules / "testby" / "afrusning.yaml", 19, 5)
+    assert "'wants_medical_help'" in unasked.message
+    assert "'vent_med_hjaelp', 'vent_uden_hjaelp'" in unasked.message
+    assert report.ok
+    assert report.warnings == [unasked]
+    assert report.errors == []
+    assert [f.kind for f in report.findings] == ["unasked"]  # seizures changes the lead: asked, not reported
+    situation = {"municipality": "testby", "event": "afrusning"}
+    router = ansvar.Router([rules])
+    assert "wants_medical_help" not in {q.fact for q in router.route(situation, on=ON).open_questions}
+    assert router.next_question({**situation, "seizures": False}, on=ON) is None
+
+
+def test_a_fact_that_changes_an_answer_somewhere_is_not_reported(tmp_path: Path) -> None:
+    """The wish for medical help gives a step only where there are no seizures: it changes an answer in some
+    situation, so some interview asks it: no finding."""
+    rules = town(tmp_path, BASE + """\
+  - id: laegen_leder
+    when: {seizures: true}
+    responsible: egen_laege
+    source: {section: S, passage: P}
+  - id: vent_med_hjaelp
+    when: {wants_medical_help: true, seizures: false}
+    steps: [{actor: borger, action: vent, text: Vent}]
+    source: {section: S, passage: P}
+""")
+    report = check([rules], on=ON)
+    assert report.findings == []
+
+
+def test_a_fact_only_an_unreachable_rule_tests_is_reported_once(tmp_path: Path) -> None:
+    """A rule that never fires decides nothing about the facts it tests: said once, as unreachable."""
+    rules = town(tmp_path, BASE + """\
+  - id: laegen_leder
+    when: {seizures: true}
+    responsible: egen_laege
+    source: {section: S, passage: P}
+  - id: umulig
+    when: {administrations_per_day: {gt: 3, lt: 2}}
+    warnings: [{id: w, text: T}]
+    source: {section: S, passage: P}
+""")
+    report = check([rules], on=ON)
+    assert [f.kind for f in report.findings] == ["unreachable"]
+    assert report.findings[0].severity == "error"
+
+
+def test_cli_check_prints_a_warning_and_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`ansvar check` prints the warning as file:line:col: warning: unasked: ..., exits 0 and says so in the
+    verdict; --json gives its severity, ok true."""
+    rules = town(tmp_path, BOTH_WAYS)
+    assert cli.main(["check", str(rules), "--on", "2026-11-23"]) == 0
+    out = capsys.readouterr().out
+    assert f"{rules / 'testby' / 'afrusning.yaml'}:19:5: warning: unasked: fact 'wants_medical_help'" in out
+    assert out.splitlines()[-1].startswith("ok, 1 warning(s): 1 packs, ")
+    assert cli.main(["check", str(rules), "--json", "--on", "2026-11-23"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is True
+    assert [(f["kind"], f["severity"]) for f in report["findings"]] == [("unasked", "warning")]
+    gap = town(tmp_path / "gap", BASE)
+    assert cli.main(["check", str(gap), "--json", "--on", "2026-11-23"]) == 1
+    assert [f["severity"] for f in json.loads(capsys.readouterr().out)["findings"]] == ["error"]

@@ -308,7 +308,10 @@ class _FailingRouter:
         self.failure: Exception = RuntimeError("unset")
         self.definitions = ansvar.default_router().definitions
 
-    def route(self, situation: object, on: object = None) -> None:
+    def route(self, situation: object, on: object = None, *, complete: bool = False) -> None:
+        raise self.failure
+
+    def next_question(self, situation: object, on: object = None) -> None:
         raise self.failure
 
     def municipalities(self) -> list[str]:

@@ -3,6 +3,6 @@
 `ansvar.analysis.check` and its `Finding` and `Report` are named here, as before the package existed.
 """
 
-from ansvar.analysis.audit import Finding, Kind, Report, analyse, check
+from ansvar.analysis.audit import Finding, Kind, Report, Severity, analyse, check
 
-__all__ = ["Finding", "Kind", "Report", "analyse", "check"]
+__all__ = ["Finding", "Kind", "Report", "Severity", "analyse", "check"]

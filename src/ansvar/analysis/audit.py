@@ -9,14 +9,21 @@ For every (municipality, event) the loaded packs cover, every case its rules can
 - **shadowed**: a rule naming a responsible actor that fires only where a higher-priority lead outranks it,
   so its lead, steps and warnings never reach anyone (a rule that only ever ties in a conflict is a
   conflict, not shadowed);
-- **no_packs**: nothing to check: no municipality's pack under the paths asked for.
+- **no_packs**: nothing to check: no municipality's pack under the paths asked for;
+- **unasked** (a warning): a fact the rules test that changes the answer in no situation, so no interview
+  would ever ask it (`ansvar.next_question` asks only what can change the answer): the tests of it decide
+  nothing. Found from the pack's outcome table (`ansvar.routing.unknowns`) as the open questions of the
+  situation that states nothing; a fact tested only by rules found unreachable or shadowed is not reported
+  again.
 
-Each finding carries `file:line:column` and, for all but unreachable rules, the simplest situation that
-shows it, ready for `ansvar route`. Load errors are findings of kind `load`. All are errors.
+Each finding carries `file:line:column` and, for gaps, conflicts and shadowed rules, the simplest situation
+that shows it, ready for `ansvar route`. Load errors are findings of kind `load`. All are errors but the
+warnings (`severity`), which do not fail a check.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import time
@@ -27,12 +34,15 @@ from typing import Any, Literal
 
 from ansvar import _yaml
 from ansvar.analysis.space import MAX_SITUATIONS, SituationSpace, json_ready
-from ansvar.errors import RuleError, location
+from ansvar.errors import RoutingError, RuleError, location
 from ansvar.model.decision import Answer
 from ansvar.packs.loader import Pack
+from ansvar.routing.build import Answers
 from ansvar.routing.router import Router, routing_date
+from ansvar.routing.unknowns import Weighing, table_for
 
-Kind = Literal["load", "gap", "conflict", "unreachable", "shadowed", "too_large", "no_packs"]
+Kind = Literal["load", "gap", "conflict", "unreachable", "shadowed", "too_large", "no_packs", "unasked"]
+Severity = Literal["error", "warning"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +59,7 @@ class Finding:
     rule: str | None = None
     situations: int = 0
     example: Mapping[str, Any] | None = None
+    severity: Severity = "error"
 
     @property
     def location(self) -> str:
@@ -56,11 +67,13 @@ class Finding:
         return location(self.path, self.line, self.column)
 
     def __str__(self) -> str:
-        return f"{self.location}: {self.kind}: {self.message}"
+        said = "warning: " if self.severity == "warning" else ""
+        return f"{self.location}: {said}{self.kind}: {self.message}"
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready dict (for editors and CI)."""
-        return {"kind": self.kind, "message": self.message, "location": self.location,
+        return {"kind": self.kind, "severity": self.severity, "message": self.message,
+                "location": self.location,
                 "path": str(self.path) if self.path else None, "line": self.line, "column": self.column,
                 "municipality": self.municipality, "event": self.event, "rule": self.rule,
                 "situations": self.situations, "example": dict(self.example) if self.example else None}
@@ -75,8 +88,18 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        """No finding at all."""
-        return not self.findings
+        """No error (warnings do not fail a check)."""
+        return not self.errors
+
+    @property
+    def errors(self) -> list[Finding]:
+        """The findings that fail a check."""
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        """The findings worth a look that do not fail a check."""
+        return [f for f in self.findings if f.severity == "warning"]
 
 
 def check(rule_dirs: Sequence[Path], *, only: Iterable[Path] = (), on: dt.date | None = None) -> Report:
@@ -117,7 +140,7 @@ def check(rule_dirs: Sequence[Path], *, only: Iterable[Path] = (), on: dt.date |
 
 
 def analyse(router: Router, pack: Pack, on: dt.date) -> tuple[list[Finding], int]:
-    """Gaps, conflicts, unreachable and always-shadowed rules of one pack; and how many situations."""
+    """Gaps, conflicts, unreachable and shadowed rules, unasked facts of one pack; how many situations."""
     where = _Where(pack)
     space = SituationSpace([pack], on)
     if space.size > MAX_SITUATIONS:
@@ -128,7 +151,42 @@ def analyse(router: Router, pack: Pack, on: dt.date) -> tuple[list[Finding], int
     for situation in space:
         example = {"municipality": pack.municipality.id, **situation}
         seen.add(example, router.outline(example, on))
-    return seen.findings(where), seen.routed
+    found = seen.findings(where)
+    reported = {f.rule for f in found if f.kind in {"unreachable", "shadowed"}}
+    return found + _unasked(router, pack, on, where, reported), seen.routed
+
+
+def _unasked(router: Router, pack: Pack, on: dt.date, where: _Where, reported: set[str | None],
+             ) -> list[Finding]:
+    """The facts the rules test that no question could ever reach: open for no situation at all.
+
+    Every situation completes the one that states nothing, so a fact that is not an open question there
+    (its value changes no answer between two situations differing in it alone) is asked by no interview.
+    """
+    situation = router.parse_situation({"municipality": pack.municipality.id, "event": pack.event})
+    try:
+        decision = router.route(situation, on)
+    except RoutingError:  # no single lead on the defaults, or too many facts to weigh: found above
+        return []
+    table = table_for(Answers(pack))
+    opened = {table.dims[number].name for number in Weighing(table, situation, decision).open}
+    readers: dict[str, list[str]] = {}
+    for rule_id, compiled in pack.compiled.items():
+        tested = {test.fact for alternative in compiled.alternatives for test in alternative}
+        tested.update(step.done_on for step in pack.rules[rule_id].steps if step.done_on)
+        for name in tested:
+            readers.setdefault(name, []).append(rule_id)
+    found = []
+    for dim in table.dims:
+        rules = readers.get(dim.name, [])
+        if dim.name in opened or not rules or set(rules) <= reported:
+            continue
+        named = ", ".join(repr(r) for r in rules)
+        message = (f"fact {dim.name!r} is tested by rule(s) {named} but changes the answer in no situation: "
+                   "no question would ever ask it, and its tests decide nothing")
+        found.append(dataclasses.replace(where.rule_finding("unasked", rules[0], message, None),
+                                         severity="warning"))
+    return found
 
 
 class _Seen:
