@@ -169,7 +169,7 @@ def _unasked(router: Router, pack: Pack, on: dt.date, where: _Where, reported: s
     except RoutingError:  # no single lead on the defaults, or too many facts to weigh: found above
         return []
     table = table_for(Answers(pack))
-    opened = {table.dims[number].name for number in Weighing(table, situation, decision).open}
+    opened = {table.dims[number].name for number in Weighing(table, situation, decision).grid.open}
     readers: dict[str, list[str]] = {}
     for rule_id, compiled in pack.compiled.items():
         tested = {test.fact for alternative in compiled.alternatives for test in alternative}
