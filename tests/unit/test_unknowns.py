@@ -32,7 +32,8 @@ def test_a_date_without_constants_is_given_or_not() -> None:
 def test_a_pack_too_large_to_table_weighs_each_situation_alone_with_the_same_answer(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Past MAX_TABLE points a pack is not tabled: each situation's completions are evaluated for that call
-    (nothing kept), and the open questions are those the table gives."""
+    (nothing kept), and the open questions are those the table gives; too many open facts is a SituationError:
+    the caller states more."""
     situation = {"municipality": "aalborg", "event": "afrusning", "withdrawal_symptoms": True,
                  "seizures": False, "delirium_tremens": False, "complicated_course_suspected": False}
     tabled = ansvar.Router().route(situation, on=ON)
@@ -45,7 +46,7 @@ def test_a_pack_too_large_to_table_weighs_each_situation_alone_with_the_same_ans
     table = unknowns.table_for(router._answers(router.pack("aalborg", "afrusning")))  # noqa: SLF001
     assert table._table is None and not table._grids  # noqa: SLF001
     monkeypatch.setattr(unknowns, "MAX_COMPLETIONS", 10)
-    with pytest.raises(ansvar.RoutingError, match="too many facts left open"):
+    with pytest.raises(ansvar.SituationError, match="too many facts left open"):
         router.route({"municipality": "aalborg", "event": "afrusning"}, on=ON)
 
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ansvar.engine import MAX_BATCH
-from ansvar.errors import RoutingError
+from ansvar.errors import RoutingError, SituationError
 from ansvar.model.decision import DEADLINE_WARNINGS, Decision
 from ansvar.model.events import FactSpec, SituationBase
 from ansvar.model.unknowns import Assumption, OpenQuestion, OpenValue, stated_facts
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from ansvar.packs.loader import Pack
     from ansvar.routing.build import Answers
 
-#: Points of a pack's grid tabled once (the shipped packs need at most 13,824).
+#: Points of a pack's grid tabled once (the shipped packs need at most 18,432).
 MAX_TABLE = 250_000
 #: Completions of one situation evaluated for one call, where a pack is too large to table.
 MAX_COMPLETIONS = 65_536
@@ -285,9 +285,9 @@ class OutcomeTable:
             table = self._table or self._build()
             return [table[point] for point in points]
         if len(points) > MAX_COMPLETIONS:
-            msg = (f"{self.answers.pack.municipality.id}/{self.answers.pack.event}: too many facts left open "
-                   f"to weigh ({len(points)} combinations; at most {MAX_COMPLETIONS}): state more facts")
-            raise RoutingError(msg)
+            msg = (f"too many facts left open to weigh ({len(points)} combinations; at most "
+                   f"{MAX_COMPLETIONS}): state more facts")
+            raise SituationError([{"loc": (), "msg": msg, "type": "too_many_open_facts"}])
         with self._lock:  # the outcome list grows: one caller at a time
             return self._evaluate(points, {})
 
