@@ -38,9 +38,12 @@ from typing import Any, Final, NoReturn
 from ansvar.errors import ID_PATTERN, EngineError
 
 #: Ruleset shapes the engine evaluates safely (see docs/durable-rules.md): kept with a margin, refused before
-#: the engine sees a ruleset (the loader turns the refusal into a RuleError at the pack's position).
+#: the engine sees a ruleset (the loader turns the refusal into a RuleError at the rule it shows at, where
+#: `EngineLimitError.rule` names one, else at the pack's rules).
 MAX_ENGINE_RULES = 400  # > 512 distinct children under one node makes create_ruleset loop forever
-MAX_NON_EQUALITY_TESTS = 60  # > 64 matching non-equality tests in one pass: error 303, then SIGSEGV
+MAX_NON_EQUALITY_TESTS = 60  # distinct non-equality tests in one event (a coarse bound; the next is exact)
+MAX_TESTS_AT_ONCE = 60  # the engine's walk of matching tests holds 64 at most: past it, error 303
+MAX_RULES_PER_CONDITION = 200  # one test ends at most 255 engine rules: 256 misfire, 257 are error 108
 MAX_EXPRESSION_DEPTH = 8
 MAX_PRIORITY = 65_534  # `pri` is an unsigned short; 65,535 is the catch-all's
 #: Every pattern tests that the engine's own state fact is absent, so only asserted facts match.
@@ -150,10 +153,27 @@ def _checked(name: str, value: object) -> FactValue:
     raise EngineError(msg)
 
 
+class EngineLimitError(ValueError):
+    """A ruleset past one of the engine's limits; `rule` names the engine rule it shows at, where one does."""
+
+    def __init__(self, message: str, rule: str | None = None) -> None:
+        self.rule = rule
+        super().__init__(message)
+
+
 def check_ruleset(definition: Mapping[str, Any]) -> None:
     """Refuse any ruleset shape the engine misreads or crashes on; raises ValueError naming the rule.
 
     The compiler only produces safe shapes; this check holds it to that, whatever the rules say.
+
+    How the engine evaluates, and so what the limits count (durable_rules 2.0.28, src/rules/rete.c and
+    events.c): each engine rule's `$and` becomes a chain of test nodes, shared with every rule whose chain
+    starts with the same tests (a tree). A fact walks that tree depth first on a stack of 64 entries: it
+    pushes every child test of a node that holds at once, so the deepest the stack gets is, along some path,
+    the sum of the tests holding together under each node of it. `_check_test_tree` bounds that sum over
+    every fact (error 303 past 64, after which the session is garbage), which also keeps the null tests under
+    one node (all hold when their facts are absent) within the engine's list of 128; and the rules ending at
+    one node (a list of 256 entries without a terminator: 256 misfire, 257 are error 108 at creation).
     """
     if len(definition) > MAX_ENGINE_RULES:
         msg = f"{len(definition)} engine rules; at most {MAX_ENGINE_RULES} per event"
@@ -176,6 +196,7 @@ def check_ruleset(definition: Mapping[str, Any]) -> None:
         msg = (f"{len(non_equality)} distinct non-equality tests in one event; at most "
                f"{MAX_NON_EQUALITY_TESTS} (the engine fails past 64)")
         raise ValueError(msg)
+    _check_test_tree(definition)
 
 
 def _check_expression(name: str, expression: object, non_equality: set[str], depth: int) -> None:
@@ -186,7 +207,11 @@ def _check_expression(name: str, expression: object, non_equality: set[str], dep
         msg = f"{name}: expression nested deeper than {MAX_EXPRESSION_DEPTH}"
         raise ValueError(msg)
     ((key, operand),) = expression.items()
-    if key in {"$and", "$or"}:
+    if key == "$or" or (key == "$and" and depth > 0):
+        # The compiler writes one flat `$and` per engine rule: the test tree checked below is that shape's.
+        msg = f"{name}: {'a nested $and' if key == '$and' else '$or'} is not a shape the compiler writes"
+        raise ValueError(msg)
+    if key == "$and":
         if not isinstance(operand, list) or not operand:
             msg = f"{name}: {key} needs a non-empty list"
             raise ValueError(msg)
@@ -211,6 +236,83 @@ def _check_comparison(name: str, field: str, value: object) -> None:
     if isinstance(value, dict | list | float) or value is None:
         msg = f"{name}: {field} is compared with {type(value).__name__}; only booleans, integers, strings"
         raise ValueError(msg)
+
+
+#: A node of the engine's test tree, by what it tests: (operator, field, JSON type, JSON value).
+_TestKey = tuple[str, str, str, str]
+
+
+class _TestNode:
+    __slots__ = ("children", "rules")
+
+    def __init__(self) -> None:
+        self.children: dict[_TestKey, _TestNode] = {}
+        self.rules: list[str] = []  # the engine rules whose chain ends here
+
+
+def _test_key(expression: Mapping[str, Any]) -> _TestKey:
+    ((key, operand),) = expression.items()
+    if key.startswith("$"):
+        ((name, value),) = operand.items()
+        return key, name, type(value).__name__, json.dumps(value)
+    return "$eq", key, type(operand).__name__, json.dumps(operand)
+
+
+def _check_test_tree(definition: Mapping[str, Any]) -> None:
+    """Refuse a ruleset whose tree of tests the engine overruns for some fact.
+
+    The tree is the engine's own (rete.c `findAlpha`): a test node is shared by every rule whose chain of
+    tests starts alike.
+    """
+    root = _TestNode()
+    for name, rule in definition.items():
+        pattern = rule["all"][0]["m"]
+        node = root
+        for test in pattern.get("$and", [pattern]):
+            node = node.children.setdefault(_test_key(test), _TestNode())
+        node.rules.append(name)
+        if len(node.rules) > MAX_RULES_PER_CONDITION:
+            msg = (f"{len(node.rules)} engine rules test exactly the same; at most {MAX_RULES_PER_CONDITION} "
+                   "(the engine links 255 to one test)")
+            raise EngineLimitError(msg, name)
+    depth, rule = _stack_depth(root)
+    if depth > MAX_TESTS_AT_ONCE:
+        msg = (f"up to {depth} tests can hold at once along one chain of tests that share their start; at "
+               f"most {MAX_TESTS_AT_ONCE} (the engine fails past 64): test fewer thresholds of one fact, or "
+               "let fewer rules start alike")
+        raise EngineLimitError(msg, rule)
+
+
+def _stack_depth(node: _TestNode) -> tuple[int, str | None]:
+    """The most entries the engine's walk (events.c `handleAlpha`) can hold below `node`, and a rule there.
+
+    This holds for any fact and any order of children. A node pushes every child test that holds; the last
+    pushed is walked first, with the others still on the stack: at most (children holding at once - 1) + the
+    deepest child's own depth (at least 1). Measured exact at the limit: 64 entries pass, 65 are error 303.
+    """
+    if not node.children:
+        return 0, node.rules[0] if node.rules else None
+    deepest, rule = max((_stack_depth(child) for child in node.children.values()), key=lambda found: found[0])
+    return _holding_at_once(node.children) - 1 + max(1, deepest), rule
+
+
+def _holding_at_once(children: Mapping[_TestKey, _TestNode]) -> int:
+    """How many of these tests can hold for one fact (an upper bound).
+
+    Per field: the null tests (`$nex`: the field is absent) or all the others (it is present), and of the
+    equalities with values of one type only one.
+    """
+    per_field: dict[str, list[_TestKey]] = {}
+    for key in children:
+        per_field.setdefault(key[1], []).append(key)
+    total = 0
+    for tests in per_field.values():
+        absent = sum(1 for op, *_ in tests if op == "$nex")
+        equal = [kind for op, _, kind, _ in tests if op == "$eq"]
+        present = sum(1 for op, *_ in tests if op not in {"$nex", "$eq"})
+        present += (1 if len(set(equal)) == 1 else len(equal))  # values of several types may coerce alike
+        total += max(absent, present)
+    return total
 
 
 class Ruleset:
