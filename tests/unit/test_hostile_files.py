@@ -8,7 +8,6 @@ import io
 import json
 import os
 import re
-import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from ansvar.errors import MAX_LISTED
 from ansvar.model.situation import fact_types
 from ansvar.packs.compiler import MAX_ALTERNATIVES_PER_RULE, ConditionError, parse_condition
 from ansvar.packs.loader import Problems, load
+from tests import fixtures
 
 LAYER = "layer: testby\nkind: municipality\nname: Testby\nactors:\n  borger: {name: Borger}\n"
 HEADER = ("pack: {layer: testby, event: afrusning, title: T, document: D, version: '1',"
@@ -35,20 +35,8 @@ AFRUSNING = {"municipality": "aalborg", "event": "afrusning"}
 @pytest.fixture
 def deadline() -> Iterator[None]:
     """Fail, rather than hang, when a step takes far longer than bounded work can (20 s; ~1 s is usual)."""
-    if not hasattr(signal, "SIGALRM"):
+    with fixtures.deadline(20, "the work is not bounded"):
         yield
-        return
-
-    def expired(_signum: int, _frame: object) -> None:
-        pytest.fail("took over 20 s: the work is not bounded")  # not an OSError: no `except OSError` hides it
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(20)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture(scope="module")

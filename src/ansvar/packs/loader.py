@@ -20,7 +20,7 @@ from typing import Any
 
 from ansvar import _yaml
 from ansvar._yaml import SpecFile as _File
-from ansvar.engine import MAX_ENGINE_RULES, RESERVED_NAMES, Ruleset
+from ansvar.engine import MAX_ENGINE_RULES, RESERVED_NAMES, EngineLimitError, Ruleset
 from ansvar.errors import RuleError, is_id, suggest
 from ansvar.model.events import (
     EVENTS_FOLDER,
@@ -29,6 +29,7 @@ from ansvar.model.events import (
     FactType,
     shipped_definitions,
 )
+from ansvar.packs import names
 from ansvar.packs.compiler import CompiledRule, ConditionError, Test, parse_condition, to_ruleset
 from ansvar.packs.names import CATCH_ALL
 from ansvar.packs.schema import (
@@ -576,10 +577,23 @@ def _build(municipality: Layer, definition: EventDefinition, parts: tuple[LayerP
     try:
         ruleset = Ruleset(name, engine_rules, silent=(CATCH_ALL,))
     except ValueError as exc:
-        raise last.file.error(f"the rules exceed what durable_rules evaluates safely: {exc}",
-                              ("rules",)) from None
+        # Said at the rule the limit shows at, where the check names one; else at the pack's rules.
+        rule_id = _rule_of(exc.rule) if isinstance(exc, EngineLimitError) else ""
+        part = origin.get(rule_id, last)
+        loc = part.rule_loc(rule_id) if rule_id in origin else ("rules",)
+        raise part.file.error(f"the rules exceed what durable_rules evaluates safely: {exc}", loc) from None
     place = {rule_id: number for number, rule_id in enumerate(compiled)}
     return Pack(municipality, event, parts, rules, origin, compiled, definition, content_hash, ruleset, place)
+
+
+def _rule_of(engine_rule: str | None) -> str:
+    """The pack rule an engine rule is an alternative of ("" for the catch-all, or no rule named)."""
+    if engine_rule is None:
+        return ""
+    try:
+        return names.decode(engine_rule)[0]
+    except ValueError:  # the catch-all
+        return ""
 
 
 def _check_texts(rules: Mapping[str, RuleSpec], origin: Mapping[str, LayerPack]) -> None:

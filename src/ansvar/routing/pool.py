@@ -5,8 +5,8 @@ event file its packs were loaded from (a `Snapshot`), never the directories, so 
 since the parent loaded (without `reload()`) changes nothing. Each worker writes the snapshot to a private
 temporary folder, loads it once, removes the folder, and routes whole chunks with the batched engine path;
 the Decisions come back pickled, in order, and the parent checks each answered from its own pack (content
-hash). Workers start with `spawn`: forking while another thread holds the engine's lock would leave the
-child's copy locked forever.
+hash). Workers start with `spawn`: the engine makes a fork wait for its lock (`ansvar.engine`), but a fork
+of a process with threads may still copy some other lock held, which `spawn` never does.
 """
 
 from __future__ import annotations
