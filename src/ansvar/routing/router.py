@@ -190,10 +190,7 @@ class Router:
         ikke"): they are not asked again, and stay open questions of the Decision.
         """
         parsed = self.parse_situation(situation)
-        day = routing_date(on)
-        pack, fired = self._evaluate(parsed, day)
-        answers = self._answers(pack)
-        decision = answers.decide(parsed, fired, day)
+        answers, decision = self._decide(parsed, routing_date(on))
         weighing = self._weighing(answers, parsed, decision)
         return weighing.next_question(frozenset(unknown)) if weighing is not None else None
 
@@ -273,9 +270,14 @@ class Router:
         return why_not(resolve(pack, fired), parsed, actor)
 
     def _route(self, situation: SituationBase, on: dt.date) -> Decision:
+        answers, decision = self._decide(situation, on)
+        return self._weigh(answers, situation, decision)
+
+    def _decide(self, situation: SituationBase, on: dt.date) -> tuple[Answers, Decision]:
+        """The Decision under the defaults, and the pack's Answers that built it (before any weighing)."""
         pack, fired = self._evaluate(situation, on)
         answers = self._answers(pack)
-        return self._weigh(answers, situation, answers.decide(situation, fired, on))
+        return answers, answers.decide(situation, fired, on)
 
     def _weigh(self, answers: Answers, situation: SituationBase, decision: Decision) -> Decision:
         """The Decision with what it does not know (unchanged when every fact that matters was stated)."""
