@@ -125,10 +125,11 @@ def cite(part: LayerPack, ref: SourceRef) -> Source:
     """The Source a rule's reference names, in the document of the layer's pack that holds it.
 
     A passage under the event's own section is cited below it; the guide's introduction, another section,
-    or another document (a law, the regional agreement) is cited as the rule names it.
+    or another document (a law, the regional agreement) is cited as the rule names it, and so is a passage
+    quoted through another document (`quoted_in`: its section is that document's).
     """
     meta = part.meta
-    in_event = ref.in_event and ref.document is None
+    in_event = ref.in_event and ref.document is None and ref.quoted_in is None
     return Source(document=ref.document or meta.document,
                   section=f"{meta.section} — {ref.section}" if in_event else ref.section, passage=ref.passage,
                   quoted_in=ref.quoted_in)
