@@ -74,6 +74,8 @@ class OpenQuestion(_Frozen):
         "what its answer can change: the lead, the steps, the warnings, a deadline"))
     deadlines: tuple[str, ...] = Field(default=(), description=(
         "the steps (actor.action) whose deadline counts from this date and waits for it"))
+    description: str | None = Field(default=None, description=(
+        "what the fact means, in Danish (e.g. the guide's definition), where the event file says"))
 
 
 class Assumption(_Frozen):

@@ -475,7 +475,8 @@ class _Grid:
             outcome = self.table.outcome
             values = tuple(self._value(dim, k, current, outcome(theirs[k])) for k in range(dim.size))
             question = OpenQuestion(fact=dim.name, label=dim.spec.label, question=dim.spec.question,
-                                    type=dim.spec.type, values=values, changes=changes)  # type: ignore[arg-type]
+                                    type=dim.spec.type, values=values, changes=changes,  # type: ignore[arg-type]
+                                    description=dim.spec.description)
             if len(self.table.questions) >= MAX_GRIDS:
                 self.table.questions.clear()
             self.table.questions[key] = question
@@ -564,7 +565,8 @@ class Weighing:
             waiting = tuple(self.waiting.get(name, ()))
             if waiting:
                 question = question or OpenQuestion(fact=name, label=spec.label, question=spec.question,
-                                                    type=spec.type, values=(), changes=())
+                                                    type=spec.type, values=(), changes=(),
+                                                    description=spec.description)
                 changes = question.changes if "frist" in question.changes else (*question.changes, "frist")
                 question = question.model_copy(update={"changes": changes, "deadlines": waiting})
             if question is not None:

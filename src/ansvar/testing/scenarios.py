@@ -22,6 +22,7 @@ keys); anything malformed is a `ScenarioFileError` at `file:line:column`::
           overdue: {behandler.telefonisk_opfoelgning_1_maaned: 12}   # its `frist_overskredet`, in days
           contact: {borger.kontakt_visitation: {phone: "9931 5740"}}  # fields of the step's contact
           text_contains: {ferle.udfoer_urinproever: ["495 kr"]}      # substrings of the step's text
+          interpretations: [responsible, ferle.foretag_urinproever]  # exactly these are the pack's reading
           error: SituationError                         # alone: routing raises this ansvar error
 
 Besides what `expect` says, every step and warning of the answer must cite a document and a section.
@@ -57,7 +58,9 @@ SCENARIO_KEYS = frozenset({"name", "cites", "on", "situation", "expect"})
 STEP_LISTS = ("steps", "steps_include", "steps_exclude")
 WARNING_LISTS = ("warnings", "warnings_include", "warnings_exclude")
 EXPECT_KEYS = frozenset({"responsible", *STEP_LISTS, *WARNING_LISTS, "due", "overdue", "contact",
-                         "text_contains", "error"})
+                         "text_contains", "interpretations", "error"})
+#: In `interpretations`, the lead (the other entries are steps, actor.action, and warning ids).
+LEAD = "responsible"
 CONTACT_FIELDS = frozenset(Contact.model_fields)
 
 def _is_step(value: object) -> bool:
@@ -250,6 +253,12 @@ class _Reader:
         for key, (valid, what) in _PER_STEP.items():
             if key in expect:
                 self.per_step(expect[key], expect.positions[key], key, valid, what)
+        if "interpretations" in expect:
+            value, where = expect["interpretations"], expect.positions["interpretations"]
+            if not (isinstance(value, list) and all(isinstance(v, str) and (_is_step(v) or is_id(v))
+                                                    for v in value)):
+                self.fail("`interpretations` must be a list of `responsible`, steps (actor.action) and "
+                          "warning ids", where)
 
     def error(self, expect: _yaml.LocatedDict) -> None:
         name = expect["error"]
@@ -374,6 +383,13 @@ def _mismatches(expect: Mapping[str, Any], decision: Decision, on: dt.date) -> l
     out += _list_mismatches("steps", expect, pairs)
     out += _list_mismatches("warnings", expect, ids)
     out += _step_mismatches(expect, decision, on)
+    if "interpretations" in expect:
+        marked = [LEAD] if decision.responsible_interpretation else []
+        marked += [f"{s.actor}.{s.action}" for s in decision.steps if s.interpretation]
+        marked += [w.id for w in decision.warnings if w.interpretation]
+        wanted = sorted(expect["interpretations"])
+        if sorted(marked) != wanted:
+            out.append(f"interpretations: expected {wanted}, actual {sorted(marked)}")
     out += [f"step {s.actor}.{s.action} cites no document and section" for s in decision.steps
             if not (s.source.document and s.source.section)]
     out += [f"warning {w.id} cites no document and section" for w in decision.warnings
