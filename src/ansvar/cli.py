@@ -489,6 +489,8 @@ class _Terminal:
     def ask(self, question: _Question, check: Check) -> Any:  # noqa: ANN401 - the fact's value
         print()
         print(question.question)
+        if question.shown.get("description"):
+            print(f"  ({question.shown['description']})")
         for number, (_, label) in enumerate(question.choices, 1):
             print(f"  {number}. {label}")
         if len(question.classes) > 1:

@@ -431,6 +431,8 @@ class _Unknown:
             lines += ["", "Åbne spørgsmål:"]
             for question in self.decision.open_questions:
                 lines += _wrap(f"{question.label} [{question.fact}]: {question.question}", "  ? ")
+                if question.description:
+                    lines += _wrap(question.description, "      ")
                 for value in question.values:
                     lines += _wrap(f"{self.value_label(value)}: {self.effect(value)}", "      - ")
                 waiting = self.waiting(question)
@@ -614,8 +616,10 @@ def _unknowns(unknown: _Unknown) -> list[str]:
             answers = [f"{unknown.value_label(v)}: {unknown.effect(v)}" for v in question.values]
             answers += [w for w in (unknown.waiting(question),) if w]
             items = "".join(f'<li style="{_ITEM}">{_e(a)}</li>' for a in answers)
+            about = (f'<br><span style="{_MUTED}">{_e(question.description)}</span>'
+                     if question.description else "")
             out.append(f'<li style="{_ITEM}"><strong>{_e(question.label)}</strong> '
-                       f'<span style="{_CODE}">[{_e(question.fact)}]</span>: {_e(question.question)}'
+                       f'<span style="{_CODE}">[{_e(question.fact)}]</span>: {_e(question.question)}{about}'
                        f'<ul style="{_SUBLIST}">{items}</ul></li>')
         out.append("</ul>")
     if decision.assumed:
