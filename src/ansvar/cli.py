@@ -198,9 +198,9 @@ def _check(dirs: list[Path], args: argparse.Namespace) -> int:
         verdict = "ok" if report.ok else f"{len(report.errors)} problem(s)"
         if report.warnings:
             verdict += f", {len(report.warnings)} warning(s)"
-        if report.interpretations:
-            verdict += f", {len(report.interpretations)} interpretation(s) listed"
-        print(f"{verdict}: {len(report.analysed)} packs, {situations} situations analysed in {seconds:.1f} s")
+        listed = f"; {len(report.interpretations)} interpretation(s) listed" if report.interpretations else ""
+        print(f"{verdict}: {len(report.analysed)} packs, {situations} situations analysed in {seconds:.1f} s"
+              f"{listed}")
     return 0 if report.ok else 1
 
 

@@ -67,12 +67,21 @@ def test_medcom_only_with_consent(municipality: str, event: str) -> None:
 
 @given(situation=situations("afrusning", "aalborg"))
 def test_admission_criteria_send_the_citizen_to_the_region(situation: dict[str, Any]) -> None:
-    """Seizures, delirium tremens or a suspected complicated course: the Region leads, the GP refers."""
+    """Seizures, delirium tremens or a suspected complicated course: the Region leads, the GP refers; unless
+    the citizen said no to medical help, where the guide is silent: then the doctor's clinical judgement
+    leads, marked as ansvar's reading, and nobody is told to detox alone."""
     decision = ROUTER.route(situation, on=ON)
     acute = any(situation.get(f) for f in ("seizures", "delirium_tremens", "complicated_course_suspected"))
-    assert (decision.responsible == "region_akutmodtagelse") == acute
-    if acute:
-        assert ("egen_laege", "henvis_til_akutmodtagelse") in {(s.actor, s.action) for s in decision.steps}
+    refused = situation.get("wants_medical_help") is False
+    steps = {(s.actor, s.action) for s in decision.steps}
+    assert (decision.responsible == "region_akutmodtagelse") == (acute and not refused)
+    if acute and not refused:
+        assert ("egen_laege", "henvis_til_akutmodtagelse") in steps
+        assert decision.responsible_interpretation is None
+    if acute and refused:
+        assert decision.responsible == "egen_laege"
+        assert decision.responsible_interpretation is not None
+        assert ("borger", "afrus_selv") not in steps
 
 
 @given(situation=situations("afrusning", "aalborg"))
@@ -85,12 +94,14 @@ def test_klopoxid_never_by_phone_or_letter(situation: dict[str, Any]) -> None:
 
 @given(situation=situations("afrusning", "aalborg"))
 def test_home_nursing_only_fixed_and_at_most_three(situation: dict[str, Any]) -> None:
-    """Home nursing administers only a prescription fixed in FMK, at most 3 times a day."""
+    """Home nursing administers only a prescription fixed in FMK, at most 3 times a day, and only in
+    outpatient detox: with seizures, delirium tremens or a suspected complicated course the Region holds it."""
     decision = ROUTER.route(situation, on=ON)
     administers = any(s.actor == "hjemmesygepleje" for s in decision.steps)
     per_day = situation.get("administrations_per_day")
+    acute = any(situation.get(f) for f in ("seizures", "delirium_tremens", "complicated_course_suspected"))
     allowed = (situation.get("home_nursing_requested", False) and situation.get("fixed_in_fmk", False)
-               and (per_day is None or per_day <= 3))
+               and (per_day is None or per_day <= 3) and not acute)
     assert administers == allowed
 
 

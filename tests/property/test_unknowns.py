@@ -193,7 +193,8 @@ def test_the_three_cases_of_the_issue_ask_instead_of_assuming() -> None:
 def test_the_date_a_deadline_waits_for_is_asked_and_then_counts() -> None:
     """Once the date is given, the deadline counts from it."""
     partial: dict[str, Any] = {"municipality": "rebild", "event": "udredning", "substance": "alkohol",
-                               "substitution": False, "returning_client": False, "consent_medcom": True}
+                               "substitution": False, "returning_client": False, "consent_medcom": True,
+                               "anonymous": False}
     question = ROUTER.next_question(partial, on=ON)
     assert question is not None
     assert question.fact == "clarifying_conversation_on"

@@ -243,14 +243,14 @@ def render_text(decision: Decision) -> str:
     """
     pack = decision.pack
     unknown = _Unknown(decision)
-    lines = [f"{pack.title} ({decision.municipality}, {decision.on:%d.%m.%Y})"]
-    if pack.notice:
-        lines += _wrap(notice(pack.notice))
-    lines.append(f"Ansvarlig: {decision.responsible_name} [{decision.responsible}]")
+    lines = [f"{pack.title} ({decision.municipality}, {decision.on:%d.%m.%Y})",
+             f"Ansvarlig: {decision.responsible_name} [{decision.responsible}]"]
     if not decision.responsible_settled:
         lines += _wrap(unknown.depends(decision.responsible_depends_on), "  ? ")
     if decision.responsible_interpretation:
         lines += _wrap(interpreted(decision.responsible_interpretation), "  ~ ")
+    if pack.notice:
+        lines += _wrap(notice(pack.notice), "  ")
     lines += ["", "Næste skridt:" if decision.steps else "Ingen næste skridt."]
     for number, step in enumerate(decision.steps, 1):
         lines += _text_step(unknown, number, step)
@@ -461,12 +461,12 @@ def explain(decision: Decision) -> str:
     if lead is not None:
         lines += _wrap(f"{decision.responsible_name} er ansvarlig efter reglen »{lead.rule}« (prioritet "
                        f"{lead.priority}, lag {lead.layer}), fordi {unknown.held(lead.conditions)}.")
-    if decision.pack.notice:
-        lines += _wrap(notice(decision.pack.notice), "  ")
     if not decision.responsible_settled:
         lines += _wrap(f"Ansvaret {unknown.depends(decision.responsible_depends_on)}.", "  ? ")
     if decision.responsible_interpretation:
         lines += _wrap(interpreted(decision.responsible_interpretation), "  ~ ")
+    if decision.pack.notice:
+        lines += _wrap(notice(decision.pack.notice), "  ")
     if lead is not None:
         lines += _passage(lead.source, "  ")
     lines += ["", "Regler, der gælder, i rækkefølge:"]
@@ -662,9 +662,9 @@ def render_html(decision: Decision) -> str:
         f'<div style="{_TITLE}">{_e(pack.title)}</div>',
         (f'<div style="{_MUTED}">{_e(decision.municipality)} · {_e(decision.event)} · '
         f"{_date(decision.on)}</div>"),
-        *([f'<div style="{_NOTICE}">{_e(notice(pack.notice))}</div>'] if pack.notice else []),
         (f'<div style="{_LEAD}">Ansvarlig: <strong>{_e(decision.responsible_name)}</strong> '
         f'<span style="{_CODE}">[{_e(decision.responsible)}]</span>{lead}</div>'),
+        *([f'<div style="{_NOTICE}">{_e(notice(pack.notice))}</div>'] if pack.notice else []),
         f'<div style="{_HEAD}">Næste skridt</div>',
         *_steps(decision, unknown),
     ]
