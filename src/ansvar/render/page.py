@@ -516,18 +516,36 @@ def _contact(contact: Contact) -> str:
     return ", ".join(parts)
 
 
-def _source(source: Source, what: str) -> str:
-    """The passage behind a conclusion, folded."""
+_PART = " — "  # between the parts of a section's path, as the packs write them
+
+
+def _shared(sources: Sequence[Source]) -> int:
+    """How many leading parts of a section every cited source shares (each keeps at least its last part)."""
+    paths = [s.section.split(_PART) for s in sources]
+    if len(paths) < 2:
+        return 0
+    shared = 0
+    while all(len(p) > shared + 1 for p in paths) and len({p[shared] for p in paths}) == 1:
+        shared += 1
+    return shared
+
+
+def _source(source: Source, shared: int) -> str:
+    """The passage behind a conclusion, folded.
+
+    Shown: the part of its section that tells it apart; inside: the guide's words and the whole reference.
+    """
+    section = _PART.join(source.section.split(_PART)[shared:])
     quote = f"<blockquote>{_e(source.passage)}</blockquote>" if source.passage else ""
-    return (f'<details class="kilde"><summary>Kilde{_e(what)}: {_e(source.document)} — '
-            f"{_e(source.section)}</summary>{quote}</details>")
+    return (f'<details class="kilde"><summary>Kilde: {_e(section)}</summary>{quote}'
+            f'<p class="dokument">{_e(source.document)} — {_e(source.section)}</p></details>')
 
 
 def _depends(text: str) -> str:
     return f'<p class="afhaenger">? {_e(text)}</p>'
 
 
-def _step(step: Step, unknown: _Unknown, late: frozenset[str]) -> str:
+def _step(step: Step, unknown: _Unknown, late: frozenset[str], shared: int) -> str:
     key = f"{step.actor}.{step.action}"
     due = unknown.due(step)
     due_class = "frist sen" if key in late else "frist"
@@ -540,18 +558,18 @@ def _step(step: Step, unknown: _Unknown, late: frozenset[str]) -> str:
         parts.append(_depends(unknown.depends(unknown.step_depends(step))))
     if step.contact:
         parts.append(f'<p class="kontakt">Kontakt: {_contact(step.contact)}</p>')
-    parts += [_source(step.source, ""), "</li>"]
+    parts += [_source(step.source, shared), "</li>"]
     return "".join(parts)
 
 
-def _warning(warning: DecisionWarning, unknown: _Unknown) -> str:
+def _warning(warning: DecisionWarning, unknown: _Unknown, shared: int) -> str:
     kind = "advarsel sen" if warning.id in OVERDUE_WARNINGS else "advarsel"
     parts = [(f'<li class="{kind}" data-warning="{_e(warning.id)}" '
              f'data-settled="{str(warning.settled).lower()}"><p><span class="tekst">{_e(warning.text)}</span>'
              f"</p>")]
     if not warning.settled:
         parts.append(_depends(unknown.depends(warning.depends_on)))
-    parts += [_source(warning.source, ""), "</li>"]
+    parts += [_source(warning.source, shared), "</li>"]
     return "".join(parts)
 
 
@@ -588,6 +606,8 @@ def _decision(decision: Decision) -> list[str]:
     status = ("Afgjort: svaret afhænger ikke af flere oplysninger." if decision.settled else
               f"Foreløbigt: svaret afhænger af {len(decision.open_questions)} åbne spørgsmål (se nedenfor).")
     lead = _lead_source(decision)
+    shared = _shared([*(s.source for s in decision.steps), *(w.source for w in decision.warnings),
+                      *([lead] if lead else [])])
     out = [
         (f'<section class="afgoerelse" id="afgoerelse" aria-labelledby="afgoerelse-titel" '
         f'data-responsible="{_e(decision.responsible)}" data-settled="{str(decision.settled).lower()}">'),
@@ -599,16 +619,16 @@ def _decision(decision: Decision) -> list[str]:
     if not decision.responsible_settled:
         out.append(_depends(unknown.depends(decision.responsible_depends_on)))
     if lead is not None:
-        out.append(_source(lead, ""))
+        out.append(_source(lead, shared))
     out += ["</div>", "<h3>Næste skridt</h3>"]
     if decision.steps:
-        out += ['<ol class="skridt">', *(_step(s, unknown, late) for s in decision.steps), "</ol>"]
+        out += ['<ol class="skridt">', *(_step(s, unknown, late, shared) for s in decision.steps), "</ol>"]
     else:
         out.append("<p>Ingen næste skridt.</p>")
     if decision.warnings:
         ordered = sorted(decision.warnings, key=lambda w: w.id not in OVERDUE_WARNINGS)
-        out += ["<h3>Advarsler</h3>", '<ul class="advarsler">', *(_warning(w, unknown) for w in ordered),
-                "</ul>"]
+        out += ["<h3>Advarsler</h3>", '<ul class="advarsler">',
+                *(_warning(w, unknown, shared) for w in ordered), "</ul>"]
     out += _open(unknown)
     pack = decision.pack
     layers = " → ".join(layer.layer for layer in pack.layers)
