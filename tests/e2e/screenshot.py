@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from ansvar.server import create_app
 from tests.e2e.browser import Guard, interview, launch, start
@@ -31,21 +31,25 @@ DELIRIUM_TREMENS = {"municipality": "aalborg", "event": "afrusning", "withdrawal
 WIDTH = 1200
 
 
-def take(url: str, out: Path, chromium: Path) -> None:
+def shot(page: Page, out: Path) -> None:
+    """The page's screenshot, the lead's passage unfolded (to show that passages are there)."""
+    page.wait_for_load_state("load")
+    page.locator("#afgoerelse .ansvarlig details.kilde").evaluate("d => d.open = true")
+    page.screenshot(path=str(out), full_page=True)
+
+
+def take(browser: Browser, url: str, out: Path) -> None:
     """Interview the page at `url` for the delirium-tremens case and write its screenshot to `out`."""
-    with sync_playwright() as playwright:
-        browser = launch(playwright, chromium)
-        try:
-            context = browser.new_context(viewport={"width": WIDTH, "height": 900}, device_scale_factor=1)
-            guard = Guard(context)
-            page = context.new_page()
-            start(page, url, "aalborg", "afrusning")
-            interview(page, DELIRIUM_TREMENS)
-            page.locator("#afgoerelse .ansvarlig details.kilde").evaluate("d => d.open = true")
-            page.screenshot(path=str(out), full_page=True)
-            guard.check()
-        finally:
-            browser.close()
+    context = browser.new_context(viewport={"width": WIDTH, "height": 900}, device_scale_factor=1)
+    guard = Guard(context)
+    try:
+        page = context.new_page()
+        start(page, url, "aalborg", "afrusning")
+        interview(page, DELIRIUM_TREMENS)
+        shot(page, out)
+    finally:
+        context.close()
+    guard.check()
 
 
 def main(argv: list[str]) -> int:
@@ -54,8 +58,12 @@ def main(argv: list[str]) -> int:
         print("chromium is not installed (apt-get install chromium)", file=sys.stderr)  # noqa: T201
         return 1
     out = Path(argv[0]) if argv else SCREENSHOT
-    with LiveServer(create_app()) as server:
-        take(server.url, out, chromium)
+    with LiveServer(create_app()) as server, sync_playwright() as playwright:
+        browser = launch(playwright, chromium)
+        try:
+            take(browser, server.url, out)
+        finally:
+            browser.close()
     print(out)  # noqa: T201
     return 0
 
