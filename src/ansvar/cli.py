@@ -198,6 +198,8 @@ def _check(dirs: list[Path], args: argparse.Namespace) -> int:
         verdict = "ok" if report.ok else f"{len(report.errors)} problem(s)"
         if report.warnings:
             verdict += f", {len(report.warnings)} warning(s)"
+        if report.interpretations:
+            verdict += f", {len(report.interpretations)} interpretation(s) listed"
         print(f"{verdict}: {len(report.analysed)} packs, {situations} situations analysed in {seconds:.1f} s")
     return 0 if report.ok else 1
 

@@ -90,7 +90,7 @@ def test_a_valid_decision_and_its_renderings_hold_no_situation_model() -> None:
     fields = set(decision.model_dump())
     assert fields == {"municipality", "event", "on", "responsible", "responsible_name", "steps", "warnings",
                       "sources", "trace", "pack", "responsible_settled", "responsible_depends_on",
-                      "open_questions", "assumed"}
+                      "open_questions", "assumed", "responsible_interpretation"}
     renderings = (decision.model_dump_json(), str(decision), decision.explain(), repr(decision),
                   decision._repr_html_())
     _assert_clean(*renderings)

@@ -10,6 +10,9 @@ For every (municipality, event) the loaded packs cover, every case its rules can
   so its lead, steps and warnings never reach anyone (a rule that only ever ties in a conflict is a
   conflict, not shadowed);
 - **no_packs**: nothing to check: no municipality's pack under the paths asked for;
+- **interpretation** (a note): a rule, step or warning marked `basis: fortolkning`: not the guide's words
+  but the pack's reading where the guide is silent or unclear, with its reason; listed once per rule file,
+  so that a reviewer sees every judgement the packs make;
 - **unasked** (a warning): a fact the rules test that changes the answer in no situation, so no interview
   would ever ask it (`ansvar.next_question` asks only what can change the answer): the tests of it decide
   nothing. Found from the pack's outcome table (`ansvar.routing.unknowns`) as the open questions of the
@@ -18,7 +21,7 @@ For every (municipality, event) the loaded packs cover, every case its rules can
 
 Each finding carries `file:line:column` and, for gaps, conflicts and shadowed rules, the simplest situation
 that shows it, ready for `ansvar route`. Load errors are findings of kind `load`. All are errors but the
-warnings (`severity`), which do not fail a check.
+warnings and notes (`severity`), which do not fail a check.
 """
 
 from __future__ import annotations
@@ -41,8 +44,9 @@ from ansvar.routing.build import Answers
 from ansvar.routing.router import Router, routing_date
 from ansvar.routing.unknowns import Weighing, table_for
 
-Kind = Literal["load", "gap", "conflict", "unreachable", "shadowed", "too_large", "no_packs", "unasked"]
-Severity = Literal["error", "warning"]
+Kind = Literal["load", "gap", "conflict", "unreachable", "shadowed", "too_large", "no_packs", "unasked",
+               "interpretation"]
+Severity = Literal["error", "warning", "note"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +71,7 @@ class Finding:
         return location(self.path, self.line, self.column)
 
     def __str__(self) -> str:
-        said = "warning: " if self.severity == "warning" else ""
+        said = f"{self.severity}: " if self.severity != "error" else ""
         return f"{self.location}: {said}{self.kind}: {self.message}"
 
     def as_json(self) -> dict[str, Any]:
@@ -101,6 +105,11 @@ class Report:
         """The findings worth a look that do not fail a check."""
         return [f for f in self.findings if f.severity == "warning"]
 
+    @property
+    def interpretations(self) -> list[Finding]:
+        """Every rule, step and warning the packs mark as their reading, not the guide's words (notes)."""
+        return [f for f in self.findings if f.kind == "interpretation"]
+
 
 def check(rule_dirs: Sequence[Path], *, only: Iterable[Path] = (), on: dt.date | None = None) -> Report:
     """Load `rule_dirs` reporting every problem, then analyse each municipality's packs exhaustively.
@@ -116,6 +125,7 @@ def check(rule_dirs: Sequence[Path], *, only: Iterable[Path] = (), on: dt.date |
     report = Report([Finding("load", p.message, p.path, p.line, p.column) for p in problems])
     only = list(only)
     roots = [p.resolve() for p in only]
+    listed: set[tuple[Path | None, int | None, int | None]] = set()  # an inherited rule is listed once
     for municipality in router.municipalities():
         for event in router.events(municipality):
             pack = router.pack(municipality, event)
@@ -129,6 +139,8 @@ def check(rule_dirs: Sequence[Path], *, only: Iterable[Path] = (), on: dt.date |
             started = time.perf_counter()
             found, size = analyse(router, pack, day)
             report.findings += found
+            report.findings += [f for f in interpretations(pack) if (f.path, f.line, f.column) not in listed]
+            listed.update((f.path, f.line, f.column) for f in report.interpretations)
             report.analysed[municipality, event] = (size, time.perf_counter() - started)
     if not report.analysed:
         where = only or list(rule_dirs)
@@ -154,6 +166,31 @@ def analyse(router: Router, pack: Pack, on: dt.date) -> tuple[list[Finding], int
     found = seen.findings(where)
     reported = {f.rule for f in found if f.kind in {"unreachable", "shadowed"}}
     return found + _unasked(router, pack, on, where, reported), seen.routed
+
+
+def interpretations(pack: Pack) -> list[Finding]:
+    """The pack's rules, steps and warnings marked as interpretations, at their `basis:`, with the reason."""
+    found = []
+    for rule_id, rule in pack.rules.items():
+        part = pack.origin[rule_id]
+        loc = part.rule_loc(rule_id)
+        parts: list[tuple[tuple[Any, ...], str, str | None]] = [
+            ((), f"rule {rule_id!r}", rule.interpretation())]
+        parts += [(("steps", n), f"step {s.actor}.{s.action} of rule {rule_id!r}", rule.interpretation(s))
+                  for n, s in enumerate(rule.steps) if s.basis is not None]
+        parts += [(("warnings", n), f"warning {w.id!r} of rule {rule_id!r}", rule.interpretation(w))
+                  for n, w in enumerate(rule.warnings) if w.basis is not None]
+        for at, what, reason in parts:
+            if reason is None:
+                continue
+            pos = (_yaml.position(part.file.data, (*loc, *at, "basis"), key=True)
+                   or _yaml.position(part.file.data, (*loc, "use"), key=True)
+                   or _yaml.position(part.file.data, (*loc, "id"), key=True) or (None, None))
+            found.append(Finding("interpretation", f"{what} is the pack's reading, not the guide's words: "
+                                 f"{reason}", part.path, line=pos[0], column=pos[1],
+                                 municipality=pack.municipality.id, event=pack.event, rule=rule_id,
+                                 severity="note"))
+    return found
 
 
 def _unasked(router: Router, pack: Pack, on: dt.date, where: _Where, reported: set[str | None],

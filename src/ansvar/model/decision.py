@@ -42,6 +42,8 @@ class Source(_Frozen):
     document: str
     section: str
     passage: str | None = Field(default=None, description="the guide's own words")
+    quoted_in: str | None = Field(default=None, description=(
+        "the document the passage is quoted from, when not `document` itself (a guide citing the agreement)"))
 
 
 class Contact(_Frozen):
@@ -73,6 +75,9 @@ class Step(_Frozen):
     settled: bool = Field(default=True, description=(
         "the step stands (with its deadline) whatever the facts nobody stated are"))
     depends_on: tuple[str, ...] = Field(default=(), description="the open questions (facts) it depends on")
+    interpretation: str | None = Field(default=None, description=(
+        "not the guide's words but the pack's reading where the guide is silent or unclear: why; None: the "
+        "guide's"))
 
 
 class DecisionWarning(_Frozen):
@@ -89,6 +94,9 @@ class DecisionWarning(_Frozen):
         "days past the deadline: to the routing date (pending), or to the day it was done (late)"))
     settled: bool = Field(default=True, description="raised whatever the facts nobody stated are")
     depends_on: tuple[str, ...] = Field(default=(), description="the open questions (facts) it depends on")
+    interpretation: str | None = Field(default=None, description=(
+        "not the guide's words but the pack's reading where the guide is silent or unclear: why; None: the "
+        "guide's"))
 
 
 class TraceEntry(_Frozen):
@@ -101,6 +109,9 @@ class TraceEntry(_Frozen):
     overridden: bool = Field(default=False, description="its lead claim was outranked: steps dropped")
     conditions: tuple[str, ...] = Field(description="the tests that held; empty for a rule that always holds")
     source: Source
+    interpretation: str | None = Field(default=None, description=(
+        "not the guide's words but the pack's reading where the guide is silent or unclear: why; None: the "
+        "guide's"))
 
 
 class LayerInfo(_Frozen):
@@ -130,6 +141,8 @@ class PackInfo(_Frozen):
     review_by: dt.date | None
     content_hash: str = Field(description="sha256 of every layer and rule file the answer rests on")
     layers: tuple[LayerInfo, ...] = ()
+    notice: str | None = Field(default=None, description=(
+        "what the guide says of its own standing, quoted (e.g. that it is advisory, not binding)"))
 
 
 class Decision(_Frozen):
@@ -153,6 +166,8 @@ class Decision(_Frozen):
         "facts nobody stated whose value would change the answer; empty when it is settled"))
     assumed: tuple[Assumption, ...] = Field(default=(), description=(
         "the defaults the answer used for facts that matter but were not stated"))
+    responsible_interpretation: str | None = Field(default=None, description=(
+        "the lead is not the guide's words but the pack's reading: why; None: the guide names the lead"))
 
     @property
     def settled(self) -> bool:
@@ -228,37 +243,54 @@ def render_text(decision: Decision) -> str:
     """
     pack = decision.pack
     unknown = _Unknown(decision)
-    lines = [
-        f"{pack.title} ({decision.municipality}, {decision.on:%d.%m.%Y})",
-        f"Ansvarlig: {decision.responsible_name} [{decision.responsible}]",
-    ]
+    lines = [f"{pack.title} ({decision.municipality}, {decision.on:%d.%m.%Y})"]
+    if pack.notice:
+        lines += _wrap(notice(pack.notice))
+    lines.append(f"Ansvarlig: {decision.responsible_name} [{decision.responsible}]")
     if not decision.responsible_settled:
         lines += _wrap(unknown.depends(decision.responsible_depends_on), "  ? ")
+    if decision.responsible_interpretation:
+        lines += _wrap(interpreted(decision.responsible_interpretation), "  ~ ")
     lines += ["", "Næste skridt:" if decision.steps else "Ingen næste skridt."]
     for number, step in enumerate(decision.steps, 1):
-        due = unknown.due(step)
-        lines += _wrap(f"{step.actor_name}: {step.text}{f' ({due})' if due else ''}", f"  {number}. ")
-        if unknown.shows_depends(step):
-            lines += _wrap(unknown.depends(unknown.step_depends(step)), "       ? ")
-        if step.contact:
-            lines += _wrap(f"Kontakt: {_contact(step.contact)}", "       ")
+        lines += _text_step(unknown, number, step)
     if decision.warnings:
         lines += ["", "Advarsler:"]
         for warning in decision.warnings:
-            lines += _wrap(warning.text, "  ! ")
-            if not warning.settled:
-                lines += _wrap(unknown.depends(warning.depends_on), "    ? ")
+            lines += _text_warning(unknown, warning)
     lines += unknown.sections()
     lines += ["", "Kilder:"]
-    for cited in dict.fromkeys(f"{s.document} — {s.section}" for s in decision.sources):
+    for cited in dict.fromkeys(map(cited_as, decision.sources)):
         lines += _wrap(cited, "  - ")
     lines += ["", "Sporing (regler der fyrede):"]
     for entry in decision.trace:
         held = unknown.held(entry.conditions)
         note = " [tilsidesat af højere prioritet]" if entry.overridden else ""
+        note += " [fortolkning]" if entry.interpretation else ""
         lines += _wrap(f"{entry.rule}{note}: {held}", "  · ")
     lines += ["", f"Regelsæt: {pack.document}, version {pack.version}, sha256 {pack.content_hash[:12]}"]
     return "\n".join(lines)
+
+
+def _text_warning(unknown: _Unknown, warning: DecisionWarning) -> list[str]:
+    lines = _wrap(warning.text, "  ! ")
+    if not warning.settled:
+        lines += _wrap(unknown.depends(warning.depends_on), "    ? ")
+    if warning.interpretation:
+        lines += _wrap(interpreted(warning.interpretation), "    ~ ")
+    return lines
+
+
+def _text_step(unknown: _Unknown, number: int, step: Step) -> list[str]:
+    due = unknown.due(step)
+    lines = _wrap(f"{step.actor_name}: {step.text}{f' ({due})' if due else ''}", f"  {number}. ")
+    if unknown.shows_depends(step):
+        lines += _wrap(unknown.depends(unknown.step_depends(step)), "       ? ")
+    if step.interpretation:
+        lines += _wrap(interpreted(step.interpretation), "       ~ ")
+    if step.contact:
+        lines += _wrap(f"Kontakt: {_contact(step.contact)}", "       ")
+    return lines
 
 
 # --- what the answer does not know, as the text card, the explanation and the HTML card say it ----------
@@ -427,8 +459,12 @@ def explain(decision: Decision) -> str:
     if lead is not None:
         lines += _wrap(f"{decision.responsible_name} er ansvarlig efter reglen »{lead.rule}« (prioritet "
                        f"{lead.priority}, lag {lead.layer}), fordi {unknown.held(lead.conditions)}.")
+    if decision.pack.notice:
+        lines += _wrap(notice(decision.pack.notice), "  ")
     if not decision.responsible_settled:
         lines += _wrap(f"Ansvaret {unknown.depends(decision.responsible_depends_on)}.", "  ? ")
+    if decision.responsible_interpretation:
+        lines += _wrap(interpreted(decision.responsible_interpretation), "  ~ ")
     if lead is not None:
         lines += _passage(lead.source, "  ")
     lines += ["", "Regler, der gælder, i rækkefølge:"]
@@ -453,17 +489,40 @@ def _explained_entry(decision: Decision, unknown: _Unknown, number: int, entry: 
         if entry.overridden:
             verdict += ", men tilsidesættes af højere prioritet; dens skridt og advarsler udelades"
         lines += _wrap(f"→ {verdict} (prioritet {entry.priority})", "       ")
+    if entry.interpretation:
+        lines += _wrap(f"→ {interpreted(entry.interpretation)}", "       ")
     steps = [s for s in decision.steps if s.rule == entry.rule]
     warnings = [w for w in decision.warnings if w.rule == entry.rule]
     if steps:
         lines += _wrap("→ skridt: " + ", ".join(map(unknown.explained_step, steps)), "       ")
     if warnings:
         lines += _wrap("→ advarsler: " + ", ".join(map(unknown.explained_warning, warnings)), "       ")
+    own: list[tuple[str, str | None]] = [(f"{s.actor}.{s.action}", s.interpretation) for s in steps]
+    own += [(w.id, w.interpretation) for w in warnings]
+    for what, reason in own:
+        if reason and reason != entry.interpretation:
+            lines += _wrap(f"→ {what}: {interpreted(reason)}", "       ")
     return lines + _passage(entry.source, "       ")
 
 
+def cited_as(source: Source) -> str:
+    """'document — section', and through which document it is quoted, where it is not the document itself."""
+    cited = f"{source.document} — {source.section}"
+    return f"{cited} (citeret efter {source.quoted_in})" if source.quoted_in else cited
+
+
+def interpreted(reason: str) -> str:
+    """An interpretation, as every rendering marks it: not the guide's words, and why."""
+    return f"Fortolkning (ikke vejledningens ord): {reason}"
+
+
+def notice(text: str) -> str:
+    """The guide's own word on its standing (e.g. that it is advisory), as every rendering shows it."""
+    return f"Vejledningens status: »{text}«"
+
+
 def _passage(source: Source, indent: str) -> list[str]:
-    text = f"Kilde: {source.document} — {source.section}"
+    text = f"Kilde: {cited_as(source)}"
     if source.passage:
         text += f": »{source.passage}«"
     return _wrap(text, indent)
@@ -495,6 +554,14 @@ _SUBLIST = "margin:0;padding-left:18px;color:#3e4c59"
 _FOOT = "margin-top:10px;padding-top:6px;border-top:1px solid #e4e7eb;color:#616e7c;font-size:12px"
 
 
+_INTERP = "color:#5b2a86;font-size:12px;font-style:italic"  # the pack's reading, not the guide's words
+_NOTICE = "margin:6px 0;padding:4px 8px;background:#f0f4f8;border-left:3px solid #829ab1;font-size:12px"
+
+
+def _interpreted(reason: str | None) -> str:
+    return f'<br><span style="{_INTERP}">{_e(interpreted(reason))}</span>' if reason else ""
+
+
 def _e(text: object) -> str:
     return escape(str(text), quote=True)
 
@@ -517,7 +584,7 @@ def _steps(decision: Decision, unknown: _Unknown) -> list[str]:
             label = "frist overskredet" if overdue else "senest"
             due = f' <span style="{_LATE if overdue else _DUE}">({label} {_date(step.due)})</span>'
         depends = (f'<br><span style="{_OPEN}">? {_e(unknown.depends(unknown.step_depends(step)))}</span>'
-                   if unknown.shows_depends(step) else "")
+                   if unknown.shows_depends(step) else "") + _interpreted(step.interpretation)
         contact = (f'<br><span style="{_MUTED}">Kontakt: {_e(_contact(step.contact))}</span>'
                    if step.contact else "")
         out.append(f'<li style="{_ITEM}"><strong>{_e(step.actor_name)}</strong>: {_e(step.text)}{due}'
@@ -529,6 +596,7 @@ def _steps(decision: Decision, unknown: _Unknown) -> list[str]:
 def _warning(warning: DecisionWarning, unknown: _Unknown) -> str:
     depends = ("" if warning.settled else
                f'<br><span style="{_OPEN}">? {_e(unknown.depends(warning.depends_on))}</span>')
+    depends += _interpreted(warning.interpretation)
     if warning.id in OVERDUE_WARNINGS:  # its text names the step, the deadline and the days late
         return (f'<div style="{_WARN_LATE}">&#9888; <strong>{_e(warning.text)}</strong> '
                 f'<span style="{_CODE}">{_e(warning.id)}</span>{depends}</div>')
@@ -563,7 +631,7 @@ def _sources(sources: Iterable[Source]) -> list[str]:
     """One line per document — section (as the text card), its passages folded in a <details>."""
     passages: dict[str, list[str]] = {}
     for source in sources:
-        known = passages.setdefault(f"{source.document} — {source.section}", [])
+        known = passages.setdefault(cited_as(source), [])
         if source.passage and source.passage not in known:
             known.append(source.passage)
     out = [f'<ul style="{_LIST}">']
@@ -584,11 +652,13 @@ def render_html(decision: Decision) -> str:
     unknown = _Unknown(decision)
     lead = ("" if decision.responsible_settled else
             f'<br><span style="{_OPEN}">? {_e(unknown.depends(decision.responsible_depends_on))}</span>')
+    lead += _interpreted(decision.responsible_interpretation)
     html = [
         f'<div class="ansvar-decision" lang="da" style="{_CARD}">',
         f'<div style="{_TITLE}">{_e(pack.title)}</div>',
         (f'<div style="{_MUTED}">{_e(decision.municipality)} · {_e(decision.event)} · '
         f"{_date(decision.on)}</div>"),
+        *([f'<div style="{_NOTICE}">{_e(notice(pack.notice))}</div>'] if pack.notice else []),
         (f'<div style="{_LEAD}">Ansvarlig: <strong>{_e(decision.responsible_name)}</strong> '
         f'<span style="{_CODE}">[{_e(decision.responsible)}]</span>{lead}</div>'),
         f'<div style="{_HEAD}">Næste skridt</div>',

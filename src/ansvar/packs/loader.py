@@ -480,6 +480,8 @@ def _use(file: _File, layer: Layer, rule: _yaml.LocatedDict, loc: tuple[Any, ...
     taken: dict[str, Any] = {"responsible": body.responsible, "steps": body.steps, "warnings": body.warnings}
     if "source" not in rule:
         taken["source"] = body.source
+    if "basis" not in rule and "reason" not in rule:  # a rule may mark its use of a shared body itself
+        taken["basis"], taken["reason"] = body.basis, body.reason
     return _yaml.with_entries(rule, taken, rule.positions["use"])
 
 

@@ -71,6 +71,9 @@ class LayerFile(_Strict):
     kind: LayerKind
     name: Text
     inherits: Id | None = Field(default=None, description="the layer above, e.g. a municipality's region")
+    notice: Text | None = Field(default=None, description=(
+        "what the layer's guide says of its own standing, quoted verbatim (e.g. that it is advisory, not "
+        "binding); every Decision of the layer and of the layers below it shows it"))
     actors: dict[Id, ActorSpec] = Field(default_factory=dict, description=(
         "display names and contacts; a lower layer's entry replaces the name and, when given, the contact"))
     texts: dict[ActionKey, Text] = Field(default_factory=dict, description=(
@@ -87,14 +90,52 @@ class LayerFile(_Strict):
 
 
 class SourceRef(_Strict):
-    """The guide passage a conclusion rests on. `document` defaults to the pack's document."""
+    """The guide passage a conclusion rests on. `document` defaults to the pack's document.
+
+    `document` names the document that binds the municipality (a law, the regional agreement, its guide).
+    Where ansvar quotes that document through another one (a guide that cites the agreement), `quoted_in`
+    names the one quoted; the passage is then that document's words.
+    """
 
     document: Text | None = None
     section: Text
     passage: Text | None = Field(default=None, description="the guide's own words, quoted")
+    quoted_in: Text | None = Field(default=None, description=(
+        "the document the passage is quoted from, when it is not `document` itself (e.g. a municipal guide "
+        "citing the regional agreement)"))
     in_event: bool = Field(default=True, description=(
         "the section lies under the event's own section (cited as '<event section> — <section>'); "
         "false for the guide's introduction, its offers, or another document"))
+
+
+#: What a conclusion rests on: the guide's own words (`vejledning`), or the pack's reading where the guide is
+#: silent or unclear (`fortolkning`), which then says why (`reason`).
+Basis = Literal["vejledning", "fortolkning"]
+GUIDE: Basis = "vejledning"
+INTERPRETATION: Basis = "fortolkning"
+
+
+def _check_basis(basis: str | None, reason: str | None, what: str) -> None:
+    if basis == INTERPRETATION and reason is None:
+        msg = f"{what} marked `basis: {INTERPRETATION}` needs `reason:`, saying why the pack reads it so"
+        raise ValueError(msg)
+    if basis != INTERPRETATION and reason is not None:
+        msg = f"`reason:` belongs to an interpretation: {what} with `reason:` needs `basis: {INTERPRETATION}`"
+        raise ValueError(msg)
+
+
+class _Based(_Strict):
+    """A conclusion's basis: the guide's words, or an interpretation with its reason."""
+
+    basis: Basis | None = Field(default=None, description=(
+        "`fortolkning`: not the guide's words but the pack's reading, with `reason:`; `vejledning`: the "
+        "guide's words (a step or warning of an interpreting rule says so); absent: the rule's basis"))
+    reason: Text | None = Field(default=None, description="why the pack reads the guide so (interpretations)")
+
+    @model_validator(mode="after")
+    def _reasoned(self) -> Self:
+        _check_basis(self.basis, self.reason, "a conclusion")
+        return self
 
 
 def _one_or_more(value: object) -> object:
@@ -120,7 +161,7 @@ class Due(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False, populate_by_name=True)
 
 
-class StepSpec(_Strict):
+class StepSpec(_Based):
     """One next step: who does what, in Danish, with whom to contact and by when."""
 
     actor: Id
@@ -133,7 +174,7 @@ class StepSpec(_Strict):
     source: SourceRef | None = Field(default=None, description="defaults to the rule's source")
 
 
-class WarningSpec(_Strict):
+class WarningSpec(_Based):
     """Something the reader must not miss, in Danish."""
 
     id: Id
@@ -158,13 +199,24 @@ class RuleBody(_Strict):
     steps: list[StepSpec] = Field(default_factory=list)
     warnings: list[WarningSpec] = Field(default_factory=list)
     source: SourceRef
+    basis: Basis = Field(default=GUIDE, description=(
+        "`fortolkning`: the rule (its lead, and the steps and warnings that do not say otherwise) is the "
+        "pack's reading where the guide is silent or unclear, not the guide's words; `reason:` says why"))
+    reason: Text | None = Field(default=None, description="why the pack reads the guide so (interpretations)")
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
     @model_validator(mode="after")
     def _concludes(self) -> Self:
         _must_conclude(self)
+        _check_basis(self.basis, self.reason, "a rule")
         return self
+
+    def interpretation(self, part: StepSpec | WarningSpec | None = None) -> str | None:
+        """Why the rule's lead (no `part`), or a step or warning of it, is the pack's reading; None: not."""
+        if part is not None and part.basis is not None:
+            return part.reason if part.basis == INTERPRETATION else None
+        return self.reason if self.basis == INTERPRETATION else None
 
 
 class SharedRule(RuleBody):

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from ansvar.errors import AnsvarError
+from ansvar.model.decision import interpreted, notice
 from ansvar.packs.schema import ROUTING_DATE
 from ansvar.routing.build import cite
 from ansvar.routing.router import Router
@@ -67,6 +68,8 @@ code{{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;color:#33
 .or{{display:block;color:#829ab1;font-size:11px;text-transform:uppercase}}
 .lead{{font-weight:600}}
 .muted{{color:#616e7c}}
+.interpretation{{color:#5b2a86;font-style:italic}}
+.notice{{padding:6px 10px;background:#f0f4f8;border-left:3px solid #829ab1}}
 ol,ul{{margin:0;padding-left:20px}}
 blockquote{{margin:4px 0 10px 0;padding:2px 10px;border-left:3px solid #bcccdc;color:#334e68}}
 figure{{margin:8px 0}}
@@ -189,9 +192,11 @@ class _PackPage:
             f"<code>{_e(pack.event)}</code> · {len(pack.rules)} regler · sha256 "
             f"<code>{_e(pack.content_hash[:12])}</code></p>"),
             *self._layers(),
+            *([f'<p class="notice">{_e(notice(found))}</p>'] if (found := self._notice()) else []),
             "<h2>Overblik</h2>",
             f'<figure><div class="diagram" id="diagram">{svg}</div>{_CAPTION}</figure>',
             *self._table(),
+            *self._interpretations(),
             *self._facts(),
             *self._actors(),
             *self._sources(),
@@ -217,7 +222,31 @@ class _PackPage:
             out += ["<p>Udeladte arvede regler:</p>", "<ul>", *omitted, "</ul>"]
         return out
 
-    def _step(self, step: StepSpec) -> str:
+    def _notice(self) -> str | None:
+        return next((layer.spec.notice for layer in reversed(self.pack.municipality.chain())
+                     if layer.spec.notice), None)
+
+    def _interpretations(self) -> list[str]:
+        """Every rule, step and warning of the pack that is its reading, not the guide's words, and why."""
+        items = []
+        for rule_id, rule in self.pack.rules.items():
+            parts = [("", rule.interpretation())]
+            parts += [(f" · skridt <code>{_e(s.actor)}.{_e(s.action)}</code>", rule.interpretation(s))
+                      for s in rule.steps if s.basis is not None]
+            parts += [(f" · advarsel <code>{_e(w.id)}</code>", rule.interpretation(w))
+                      for w in rule.warnings if w.basis is not None]
+            items += [f'<li><a href="#regel-{_e(rule_id)}"><code>{_e(rule_id)}</code></a>{what}: '
+                      f"{_e(reason)}</li>" for what, reason in parts if reason]
+        if not items:
+            return ["<h2>Fortolkninger</h2>", "<p>Ingen: hver regel gengiver vejledningens egne ord.</p>"]
+        return ["<h2>Fortolkninger</h2>",
+                ("<p>Her siger vejledningen ikke selv det, reglen konkluderer; reglen er regelpakkens "
+                 "læsning, med begrundelsen:</p>"), "<ul>", *items, "</ul>"]
+
+    def _mark(self, reason: str | None) -> str:
+        return f'<br><span class="interpretation">{_e(interpreted(reason))}</span>' if reason else ""
+
+    def _step(self, step: StepSpec, rule: RuleSpec) -> str:
         extra = []
         if step.due is not None:
             extra.append(f"frist: {_e(due_text(step.due))}")
@@ -226,7 +255,8 @@ class _PackPage:
         if step.contact is not None:
             extra.append(f"kontakt: {_e(self.name(step.contact))}")
         tail = f'<br><span class="muted">{"; ".join(extra)}</span>' if extra else ""
-        return f"<li><code>{_e(step.actor)}.{_e(step.action)}</code> {_e(step.text)}{tail}</li>"
+        mark = self._mark(rule.interpretation(step)) if step.basis is not None else ""
+        return f"<li><code>{_e(step.actor)}.{_e(step.action)}</code> {_e(step.text)}{tail}{mark}</li>"
 
     def _table(self) -> list[str]:
         out = ["<h2>Beslutningstabel</h2>",
@@ -242,8 +272,11 @@ class _PackPage:
                     if rule.overrides else "")
             lead = (f'<span class="lead">{_e(self.name(rule.responsible))}</span><br>'
                     f"<code>{_e(rule.responsible)}</code>" if rule.responsible else "")
-            steps = f"<ol>{''.join(map(self._step, rule.steps))}</ol>" if rule.steps else ""
-            items = "".join(f"<li><code>{_e(w.id)}</code> {_e(w.text)}</li>" for w in rule.warnings)
+            note += self._mark(rule.interpretation())
+            steps = f"<ol>{''.join(self._step(s, rule) for s in rule.steps)}</ol>" if rule.steps else ""
+            items = "".join(f"<li><code>{_e(w.id)}</code> {_e(w.text)}"
+                            f"{self._mark(rule.interpretation(w)) if w.basis is not None else ''}</li>"
+                            for w in rule.warnings)
             warnings = f"<ul>{items}</ul>" if items else ""
             out.append(f'<tr id="regel-{_e(rule_id)}"><td>{number}</td><td><code>{_e(rule_id)}</code>{note}'
                        f'<br><a href="#kilde-{source}">kilde {source}</a></td>'
@@ -312,8 +345,11 @@ class _PackPage:
         out = ["<h2>Kilder</h2>", "<p>Vejledningens (eller lovens) ord, som reglerne bygger på.</p>", "<ol>"]
         for source, rules in self.sources.items():
             passage = f"<blockquote>{_e(source.passage)}</blockquote>" if source.passage else ""
+            quoted = (f' <span class="muted">(citeret efter {_e(source.quoted_in)})</span>'
+                      if source.quoted_in else "")
             out.append(f'<li id="kilde-{self.number[source]}"><strong>{_e(source.document)}</strong> — '
-                       f'{_e(source.section)}<br><span class="muted">regler:</span> {_rule_links(rules)}'
+                       f'{_e(source.section)}{quoted}<br><span class="muted">regler:</span> '
+                       f"{_rule_links(rules)}"
                        f"{passage}</li>")
         out.append("</ol>")
         return out

@@ -61,7 +61,9 @@ def pack_info(pack: Pack) -> PackInfo:
         content_hash=pack.content_hash,
         layers=tuple(LayerInfo(layer=p.layer.id, kind=p.layer.kind, document=p.meta.document,
                                version=p.meta.version, valid_from=p.meta.valid_from,
-                               review_by=p.meta.review_by) for p in pack.parts))
+                               review_by=p.meta.review_by) for p in pack.parts),
+        notice=next((layer.spec.notice for layer in reversed(pack.municipality.chain()) if layer.spec.notice),
+                    None))
 
 
 def due_date(due: Due, situation: SituationBase, on: dt.date) -> dt.date | None:
@@ -128,7 +130,8 @@ def cite(part: LayerPack, ref: SourceRef) -> Source:
     meta = part.meta
     in_event = ref.in_event and ref.document is None
     return Source(document=ref.document or meta.document,
-                  section=f"{meta.section} — {ref.section}" if in_event else ref.section, passage=ref.passage)
+                  section=f"{meta.section} — {ref.section}" if in_event else ref.section, passage=ref.passage,
+                  quoted_in=ref.quoted_in)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,10 +166,12 @@ class Answers:
                 actor=spec.actor, actor_name=pack.actors[spec.actor].name, action=spec.action,
                 text=spec.text, due=None, contact=_contact(pack, spec.contact),
                 source=cite(part, spec.source) if spec.source else source, rule=rule_id,
-                due_after=due_after(spec.due) if spec.due else None))
+                due_after=due_after(spec.due) if spec.due else None,
+                interpretation=rule.interpretation(spec)))
                 for spec in rule.steps)
             warnings = tuple(DecisionWarning(
-                id=w.id, text=w.text, source=cite(part, w.source) if w.source else source, rule=rule_id)
+                id=w.id, text=w.text, source=cite(part, w.source) if w.source else source, rule=rule_id,
+                interpretation=rule.interpretation(w))
                 for w in rule.warnings)
             self.rules[rule_id] = _PreparedRule(rule, part.layer.id, source, steps, warnings)
         self.reviews = tuple((part.meta.review_by, DecisionWarning(
@@ -219,6 +224,7 @@ class Answers:
             responsible=responsible, responsible_name=pack.actors[responsible].name,
             steps=tuple(build.steps.values()), warnings=tuple(build.warnings.values()),
             sources=tuple(build.sources.values()), trace=tuple(build.trace), pack=self.info,
+            responsible_interpretation=_lead_interpretation(resolution),
         )
 
     def with_due(self, step: Step, due: dt.date | None, due_from: str, *, keep: bool) -> Step:
@@ -246,9 +252,19 @@ class Answers:
             rule = prepared.rule
             entry = TraceEntry(rule=rule_id, priority=rule.priority, layer=prepared.layer,
                                responsible=rule.responsible, overridden=overridden, conditions=conditions,
-                               source=prepared.source)
+                               source=prepared.source, interpretation=rule.interpretation())
             self._trace[key] = entry
         return entry
+
+
+def _lead_interpretation(resolution: Resolution) -> str | None:
+    """Why the lead is the pack's reading, when every rule naming it is an interpretation; else None."""
+    claims = [h.rule for h in resolution.held
+              if not h.overridden and h.rule.responsible == resolution.responsible]
+    reasons = [rule.interpretation() for rule in claims]
+    if not reasons or any(reason is None for reason in reasons):
+        return None  # the guide's words name the lead (in one rule at least)
+    return reasons[0]
 
 
 def _days(count: int) -> str:
