@@ -1,4 +1,4 @@
-"""Headless Chromium for the page's browser tests: the system's Chromium through Playwright, kept on 127.0.0.1.
+"""Headless Chromium for the page's browser tests: the system's Chromium via Playwright, kept on 127.0.0.1.
 
 `launch` starts the system Chromium (`executable_path`, never a browser Playwright downloads), with the
 flags that keep it from calling home. `Guard` routes a context's requests: every one not to 127.0.0.1
@@ -83,7 +83,7 @@ _STATE = """() => {
 
 
 def interview(page: Page, situation: dict[str, Any], *, limit: int = 60) -> list[str]:
-    """Answer each question the page asks from `situation` until it asks no more; the facts asked, in order."""
+    """Answer each question the page asks from `situation` until it asks no more; the facts asked, in turn."""
     asked: list[str] = []
     for _ in range(limit):
         state = page.evaluate(_STATE)

@@ -298,3 +298,24 @@ def test_review_warning_is_prominent_and_own_layers_show(tmp_path: Path) -> None
     assert top < page.index('id="afgoerelse"')
     assert html.escape(review.text) in page[top:]
     assert "Nordby Kommune" in page
+
+
+def test_interpretations_and_the_guides_notice_are_marked(tmp_path: Path) -> None:
+    """A lead, step or warning that is the pack's reading says "Fortolkning" and why; the notice is on top."""
+    layer = NORDBY + 'notice: "Vejledningen er vejledende."\n'
+    pack = town_afrusning("nordby", "2030-01-01").replace(
+        "    responsible: rusmiddelbehandling\n",
+        "    responsible: rusmiddelbehandling\n    basis: fortolkning\n"
+        "    reason: Vejledningen nævner ikke ambulant afrusning; pakken læser den som kommunens.\n")
+    rules = write_town(tmp_path / "rules", "nordby", layer, {"afrusning": pack})
+    router = ansvar.Router([ansvar.shipped_rules(), rules])
+    with LiveServer(create_app(router)) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+        page = _post(client, [("pack", "nordby/afrusning"), ("action", "skip")]).text
+    decision = router.route({"municipality": "nordby", "event": "afrusning"})
+    assert decision.responsible_interpretation is not None
+    assert decision.pack.notice == "Vejledningen er vejledende."
+    marked = html.escape(f"Fortolkning (ikke vejledningens ord): {decision.responsible_interpretation}")
+    assert page.count(f'<p class="fortolkning">{marked}</p>') == 1 + sum(
+        1 for s in decision.steps if s.interpretation) + sum(1 for w in decision.warnings if w.interpretation)
+    assert page.index(html.escape("Vejledningens status: »Vejledningen er vejledende.«")) < page.index(
+        'id="afgoerelse"')

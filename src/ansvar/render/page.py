@@ -39,7 +39,10 @@ from ansvar.model.decision import (
     Source,
     Step,
     _Unknown,
+    cited_as,
     explain,
+    interpreted,
+    notice,
     render_text,
 )
 from ansvar.model.events import EARLIEST_DATE, LATEST_DATE, FactSpec
@@ -498,9 +501,17 @@ def _answered(state: _State, facts: Mapping[str, FactSpec]) -> list[str]:
 
 
 def _notice(decision: Decision) -> list[str]:
-    """The guide's review-date warning, prominent at the top of the page."""
-    return [f'<div class="revision" role="note"><strong>Bemærk:</strong> {_e(w.text)}</div>'
-            for w in decision.warnings if w.id == REVIEW_WARNING]
+    """At the top of the page: the guide's review-date warning, prominent, and its word on its standing."""
+    out = [f'<div class="revision" role="note"><strong>Bemærk:</strong> {_e(w.text)}</div>'
+           for w in decision.warnings if w.id == REVIEW_WARNING]
+    if decision.pack.notice:
+        out.append(f'<p class="notits">{_e(notice(decision.pack.notice))}</p>')
+    return out
+
+
+def _interpretation(reason: str | None) -> str:
+    """A conclusion that is the pack's reading, not the guide's words: marked, with why."""
+    return f'<p class="fortolkning">{_e(interpreted(reason))}</p>' if reason else ""
 
 
 def _tel(phone: str) -> str:
@@ -538,7 +549,7 @@ def _source(source: Source, shared: int) -> str:
     section = _PART.join(source.section.split(_PART)[shared:])
     quote = f"<blockquote>{_e(source.passage)}</blockquote>" if source.passage else ""
     return (f'<details class="kilde"><summary>Kilde: {_e(section)}</summary>{quote}'
-            f'<p class="dokument">{_e(source.document)} — {_e(source.section)}</p></details>')
+            f'<p class="dokument">{_e(cited_as(source))}</p></details>')
 
 
 def _depends(text: str) -> str:
@@ -556,6 +567,7 @@ def _step(step: Step, unknown: _Unknown, late: frozenset[str], shared: int) -> s
              f"</span> {shown_due}</p>")]
     if unknown.shows_depends(step):
         parts.append(_depends(unknown.depends(unknown.step_depends(step))))
+    parts.append(_interpretation(step.interpretation))
     if step.contact:
         parts.append(f'<p class="kontakt">Kontakt: {_contact(step.contact)}</p>')
     parts += [_source(step.source, shared), "</li>"]
@@ -569,6 +581,7 @@ def _warning(warning: DecisionWarning, unknown: _Unknown, shared: int) -> str:
              f"</p>")]
     if not warning.settled:
         parts.append(_depends(unknown.depends(warning.depends_on)))
+    parts.append(_interpretation(warning.interpretation))
     parts += [_source(warning.source, shared), "</li>"]
     return "".join(parts)
 
@@ -618,6 +631,7 @@ def _decision(decision: Decision) -> list[str]:
     ]
     if not decision.responsible_settled:
         out.append(_depends(unknown.depends(decision.responsible_depends_on)))
+    out.append(_interpretation(decision.responsible_interpretation))
     if lead is not None:
         out.append(_source(lead, shared))
     out += ["</div>", "<h3>Næste skridt</h3>"]
