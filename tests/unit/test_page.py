@@ -5,9 +5,11 @@ The browser tests (tests/e2e/) drive the same page through Chromium; these pin w
 
 from __future__ import annotations
 
+import ast
 import html
 import json
 import re
+import sys
 import time
 from collections.abc import Iterator
 from importlib import resources
@@ -319,3 +321,14 @@ def test_interpretations_and_the_guides_notice_are_marked(tmp_path: Path) -> Non
         1 for s in decision.steps if s.interpretation) + sum(1 for w in decision.warnings if w.interpretation)
     assert page.index(html.escape("Vejledningens status: »Vejledningen er vejledende.«")) < page.index(
         'id="afgoerelse"')
+
+
+def test_the_page_needs_nothing_beyond_the_server_extra() -> None:
+    """The page imports only the standard library and ansvar: no template engine, nothing to install."""
+    source = Path(ansvar.__file__).parent / "render" / "page.py"
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    found = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+             for alias in node.names}
+    found |= {str(node.module).split(".")[0] for node in ast.walk(tree)
+              if isinstance(node, ast.ImportFrom) and node.level == 0}
+    assert found - {"__future__"} <= set(sys.stdlib_module_names) | {"ansvar"}, found
