@@ -7,6 +7,10 @@ request body of `POST /route` is the discriminated union `ansvar.Situation`, the
 `POST /route?complete=true` refuses to answer on assumptions (a 422 listing the open questions).
 `GET /docs` is Swagger UI over that document, its script and style served by the app itself (from the
 `fastapi-swagger` package), so it works without internet; ReDoc, which only a CDN would serve, is off.
+`GET /` and `POST /` are the caseworker's page in Danish (`ansvar.render.page`): the same router, its
+situation only ever in a POST body, under a strict Content-Security-Policy (`PAGE_HEADERS`), `no-store`, and
+no cookie; its CSS and JavaScript are served from the package under `/static/<version>/`. A page error is
+the page again with one Danish line, never a problem document.
 
 Every error is an RFC 9457 problem (`application/problem+json`): `type`, `title`, `status`, `detail`, and
 `error`, the ansvar error's kind, plus the members of its type (`errors` of a 422, `what`, `value` and
