@@ -157,7 +157,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--on", type=_date, metavar="YYYY-MM-DD",
                        help="the date to analyse for (default today)")
     check.add_argument("--json", action="store_true", help="print JSON")
-    serve = command("serve", "serve routing over HTTP (needs the server extra: pip install 'ansvar[server]')")
+    serve = command("serve", "serve routing over HTTP, and the caseworker's page at / (needs the server "
+                             "extra: pip install 'ansvar[server]')")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=8000, help="port to listen on (default 8000)")
     return parser

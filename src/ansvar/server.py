@@ -7,6 +7,10 @@ request body of `POST /route` is the discriminated union `ansvar.Situation`, the
 `POST /route?complete=true` refuses to answer on assumptions (a 422 listing the open questions).
 `GET /docs` is Swagger UI over that document, its script and style served by the app itself (from the
 `fastapi-swagger` package), so it works without internet; ReDoc, which only a CDN would serve, is off.
+`GET /` and `POST /` are the caseworker's page in Danish (`ansvar.render.page`): the same router, its
+situation only ever in a POST body, under a strict Content-Security-Policy (`PAGE_HEADERS`), `no-store`, and
+no cookie; its CSS and JavaScript are served from the package under `/static/<version>/`. A page error is
+the page again with one Danish line, never a problem document.
 
 Every error is an RFC 9457 problem (`application/problem+json`): `type`, `title`, `status`, `detail`, and
 `error`, the ansvar error's kind, plus the members of its type (`errors` of a 422, `what`, `value` and
@@ -51,6 +55,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -71,6 +76,7 @@ from ansvar.errors import (
 from ansvar.model.decision import Decision
 from ansvar.model.events import EventDefinitions, SituationBase, shipped_definitions
 from ansvar.model.unknowns import OpenQuestion
+from ansvar.render.page import STATIC_FILES, Page, static_file
 from ansvar.routing.router import Router, default_router
 
 # What an endpoint receives: one event's validated model. What FastAPI validates against and OpenAPI shows
@@ -325,6 +331,7 @@ def create_app(router: Router | None = None) -> FastAPI:
     app.state.router = routes  # a 404 echoes a name asked for only if ansvar knows it as an id
     logging.getLogger("uvicorn.access").addFilter(_ACCESS_LOG)  # once per process: the same filter
     _add_docs(app)
+    _add_page(app, routes, version)
     union = _situation_union(_router_events(routes))
 
     def route(situation: AnySituation, on: OnQuery = None, *, complete: CompleteQuery = False) -> Decision:
@@ -452,6 +459,55 @@ def _add_docs(app: FastAPI) -> None:
 
     for name, media_type in _SWAGGER_UI_FILES.items():
         app.add_api_route(f"{assets}/{name}", asset(name, media_type), methods=["GET"],
+                          include_in_schema=False)
+
+
+#: The headers of the caseworker's page and its files: nothing but this server's own files may load, no
+#: form may post elsewhere, no page may frame it, no address is sent on; and it sets no cookie.
+PAGE_HEADERS: dict[str, str] = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+                               "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+#: A page that may show a situation is never stored by a browser or a proxy.
+_NO_STORE = {"Cache-Control": "no-store"}
+_FORM = "application/x-www-form-urlencoded"
+
+
+def _add_page(app: FastAPI, routes: Router, version: str) -> None:
+    """`GET /` and `POST /`: the caseworker's page (`ansvar.render.page`), and its files, from the package.
+
+    The situation is only ever in a POST body, never in a URL: the access log (which names the route's
+    template, `/`) and a browser's history hold none of it.
+    """
+    static = f"/static/{version}"  # a new version, a new URL: the files are cached for good
+    page = Page(routes, static=static)
+
+    def html(status: int, text: str) -> HTMLResponse:
+        return HTMLResponse(text, status_code=status, headers={**PAGE_HEADERS, **_NO_STORE})
+
+    @app.get("/", include_in_schema=False)
+    def start() -> HTMLResponse:
+        return html(200, page.start())
+
+    @app.post("/", include_in_schema=False)
+    async def answer(request: Request) -> HTMLResponse:
+        media_type = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+        if media_type != _FORM:
+            return html(415, page.start("Formularen kunne ikke læses: den skal sendes fra siden selv."))
+        body = await request.body()
+        status, text = await run_in_threadpool(page.answer, body)  # the engine's lock: off the event loop
+        return html(status, text)
+
+    def asset(name: str, media_type: str) -> Callable[[], Response]:
+        def served() -> Response:
+            return Response(static_file(name), media_type=media_type,
+                            headers={**PAGE_HEADERS, "Cache-Control": "public, max-age=31536000, immutable"})
+        return served
+
+    for name, media_type in STATIC_FILES.items():
+        app.add_api_route(f"{static}/{name}", asset(name, media_type), methods=["GET"],
                           include_in_schema=False)
 
 
