@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime as dt
+import itertools
 import json
 import os
 import platform
@@ -106,9 +107,12 @@ def complete(router: ansvar.Router, situation: Mapping[str, Any]) -> dict[str, A
     return router.parse_situation(situation).model_dump()
 
 
-def whole_space(router: ansvar.Router, municipality: str, event: str) -> list[dict[str, Any]]:
+def whole_space(router: ansvar.Router, municipality: str, event: str,
+                limit: int | None = None) -> list[dict[str, Any]]:
+    """The pack's whole situation space, complete; `limit`: only every n-th, at most about that many (tests)."""
     space = SituationSpace([router.pack(municipality, event)], ON)
-    return [complete(router, {"municipality": municipality, **s}) for s in space]
+    chosen = space if limit is None else itertools.islice(space, 0, None, max(1, space.size // limit))
+    return [complete(router, {"municipality": municipality, **s}) for s in chosen]
 
 
 def with_open_facts(router: ansvar.Router, situation: dict[str, Any], rng: random.Random) -> dict[str, Any]:
@@ -253,7 +257,7 @@ class PackBench:
                  host: Any, host_fired: list[str], zen: Any) -> None:
         self.router, self.key = router, f"{municipality}/{event}"
         self.pack = pack = router.pack(municipality, event)
-        self.space = whole_space(router, municipality, event)
+        self.space = whole_space(router, municipality, event, getattr(args, "space_limit", None))
         rng = random.Random(f"{args.seed}:{self.key}")
         sample = self.space if len(self.space) <= args.sample else rng.sample(self.space, args.sample)
         self.sample = sample
