@@ -37,12 +37,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench  # noqa: E402 - the sibling benchmark: its floor, its timing, its situations
+import bench
 
-import ansvar  # noqa: E402
-from ansvar.analysis.space import SituationSpace  # noqa: E402
-from ansvar.packs.compiler import to_ruleset  # noqa: E402
-from ansvar.routing.build import engine_fact  # noqa: E402
+import ansvar
+from ansvar.packs.compiler import to_ruleset
+from ansvar.routing.build import engine_fact
 
 ON = bench.ON
 REGION_ALTERNATIVES = 4  # region_nordjylland's afrusning: 1 + 3 alternatives
@@ -250,8 +249,8 @@ def batches(args: argparse.Namespace, shipped: dict[tuple[str, str], list[dict[s
     space = list(shipped[("aalborg", "afrusning")])
     rng.shuffle(space)
     router.route_many(space, on=ON)  # warm
-    print(f"\nroute_many batch size (afrusning, the whole space shuffled and cycled; CPU µs per situation, "
-          f"median [min–max]; peak RSS growth during one batch):")
+    print("\nroute_many batch size (afrusning, the whole space shuffled and cycled; CPU µs per situation, "
+          "median [min–max]; peak RSS growth during one batch):")
     found = {}
     for size in args.sizes:
         batch = (space * (size // len(space) + 1))[:size]
