@@ -1,4 +1,4 @@
-"""benchmarks/bench.py's peers answer as ansvar does, on a sample of each space (no timing: times are never asserted).
+"""benchmarks/bench.py's peers answer as ansvar does, on a sample of each space (no timing is asserted).
 
 The bench itself checks every peer on each pack's whole space before it times anything; this keeps that
 check from rotting between runs: the raw C floor, the stock Host and zen-engine (as its docs recommend, and
@@ -22,7 +22,8 @@ BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench.py"
 
 def _bench() -> ModuleType:
     spec = importlib.util.spec_from_file_location("ansvar_bench", BENCH)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -34,8 +35,9 @@ def test_the_bench_peers_answer_as_ansvar_does() -> None:
     bench = _bench()
     router = ansvar.default_router()
     keys = [(m, e) for m in router.municipalities() for e in router.events(m)]
-    host, fired = bench.stock_host({f"stock_{m}_{e}": bench.to_ruleset(list(router.pack(m, e).compiled.values()))
-                                    for m, e in keys})
+    definitions = {f"stock_{m}_{e}": bench.to_ruleset(list(router.pack(m, e).compiled.values()))
+                   for m, e in keys}
+    host, fired = bench.stock_host(definitions)
     zen = bench.zen_engine({f"{m}/{e}": router.pack(m, e) for m, e in keys})
     args = argparse.Namespace(seed="test", sample=150, min_calls=1, check="sample", stock_calls=10,
                               space_limit=600)
