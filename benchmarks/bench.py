@@ -710,9 +710,9 @@ def main() -> None:  # noqa: C901, PLR0912, PLR0915 - one script, read top to bo
         results["cold_start"] = cold
         print(f"\nCold start: ms of a fresh process, start-up and teardown included, median [min–max] of "
               f"{args.cold_runs} (after a warm-up run that compiles the bytecode); wall (the target) and CPU")
-        print(f"  {'':76}{'wall ms':>22}{'CPU ms':>22}")
+        print(f"  {'':76}{'wall ms':>24}{'CPU ms':>24}")
         for name, cell in cold.items():
-            print(f"  {name:76}{shown(cell)}{shown(cell['cpu'])}")
+            print(f"  {name:76}{shown(cell, 24)}{shown(cell['cpu'], 24)}")
         results["memory"] = mem = memory(args, env)
         print(f"\nMemory: route_many over {mem['size']:,} afrusning situations (the whole space, cycled) in a "
               f"child process: RSS {mem['rss_before_mib']:.0f} MiB before, peak {mem['rss_peak_mib']:.0f} MiB "
