@@ -24,7 +24,7 @@ SCREENSHOT = ROOT / "docs" / "img" / "afgoerelse-delirium-tremens.png"
 #: The contract's example, every other fact the page asks at its default.
 DELIRIUM_TREMENS = {
     "municipality": "aalborg", "event": "afrusning", "withdrawal_symptoms": True, "delirium_tremens": True,
-    "seizures": False, "complicated_course_suspected": False, "wants_medical_help": False,
+    "seizures": False, "complicated_course_suspected": False, "wants_medical_help": True,
     "residence": "eget_hjem", "prescription_channel": "fremmoede", "home_nursing_requested": False,
     "fixed_in_fmk": False, "administrations_per_day": None, "wants_treatment_after": False,
     "consent_medcom": False, "anonymous": False, "minor_children": False,
