@@ -1,0 +1,34 @@
+"""What ansvar keeps between calls is bounded, and forgets the least recently used first."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ansvar
+from ansvar.routing import build, unknowns
+from ansvar.routing.cache import LRU
+
+ON = dt.date(2026, 11, 23)
+
+
+def test_a_full_cache_drops_the_least_recently_used_entry_only() -> None:
+    cache: LRU[int, str] = LRU(3)
+    for key in range(3):
+        cache.put(key, str(key))
+    assert cache.get(0) == "0"  # 0 is now the most recently used
+    cache.put(3, "3")
+    assert list(cache) == [2, 0, 3]
+    assert 1 not in cache and cache.get(1) is None
+    for key in range(100):
+        cache.put(key + 10, "x")
+    assert len(cache) == 3
+
+
+def test_the_router_caches_are_bounded_lrus() -> None:
+    router = ansvar.Router()
+    router.route({"municipality": "aalborg", "event": "afrusning"}, on=ON)
+    answers = router._answers(router.pack("aalborg", "afrusning"))  # noqa: SLF001
+    table = unknowns.table_for(answers)
+    for cache in (answers.decisions, answers._due, table._grids, table.questions):  # noqa: SLF001
+        assert isinstance(cache, LRU)
+        assert cache.size in {build.MAX_CACHED, unknowns.MAX_GRIDS}
