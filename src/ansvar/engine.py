@@ -91,6 +91,9 @@ MAX_STRING_BYTES = 4096  # strings longer than 65,535 bytes compare wrongly; our
 MAX_INT = 2**53  # exact in JSON and in the engine's double arithmetic
 MAX_BATCH = 1000  # facts asserted in one session by evaluate_many
 _ID_FIELD: Final = '"id": "'
+#: `json.dumps(data, ensure_ascii=False, allow_nan=False)`, without making an encoder per call.
+_ENCODE: Final = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+_SHORT_STRING = MAX_STRING_BYTES // 4  # characters: at most 4 bytes each in UTF-8
 
 MAX_ABANDONED = 8  # engine failures while rules fire (each leaves a session behind) before a refusal
 _SETTLE_ATTEMPTS = 8
@@ -170,7 +173,13 @@ def sanitise(fact: Mapping[str, object]) -> dict[str, FactValue]:
                 msg = f"fact name {name!r} is reserved or malformed"
                 raise EngineError(msg)
             _GOOD_NAMES.add(name)
-        if value is not None:
+        if value is None:
+            continue
+        # The common values pass here without a call; every other value (and every refusal) is `_checked`'s.
+        if type(value) is bool or (type(value) is int and -MAX_INT < value < MAX_INT) or (
+                type(value) is str and len(value) <= _SHORT_STRING and "\x00" not in value):
+            clean[name] = value
+        else:
             clean[name] = _checked(name, value)
     return clean
 
@@ -466,7 +475,7 @@ class Ruleset:
         _last_session[0] += 1
         sid = str(_last_session[0])
         assert_call, data = payload(sid)
-        text = json.dumps(data, ensure_ascii=False, allow_nan=False)
+        text = _ENCODE(data)
         entry = (handle, sid)
         renew = False
         try:
