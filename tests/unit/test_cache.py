@@ -32,3 +32,25 @@ def test_the_router_caches_are_bounded_lrus() -> None:
     for cache in (answers.decisions, answers._due, table._grids, table.questions):  # noqa: SLF001
         assert isinstance(cache, LRU)
         assert cache.size in {build.MAX_CACHED, unknowns.MAX_GRIDS}
+
+
+def test_a_kept_weighed_decision_still_evaluates_and_answers_as_a_fresh_router() -> None:
+    """Routes kept whole by (rules fired, grid classes, date, unstated dates) answer as a fresh router does,
+    the engine still evaluates every route, and a key holds rule and fact names, classes and the date only."""
+    from ansvar import engine  # noqa: PLC0415
+
+    router = ansvar.Router()
+    situations = [{"municipality": "aalborg", "event": "afrusning", "administrations_per_day": n,
+                   "residence": "forsorgshjem"} for n in (2, 3, 4, 5, 40)]
+    first = [router.route(s, on=ON) for s in situations]
+    sessions = engine.last_session_id()
+    again = [router.route(s, on=ON) for s in situations]
+    assert engine.last_session_id() == sessions + len(situations)  # one engine session per route
+    assert again == first == [ansvar.Router().route(s, on=ON) for s in situations]
+    assert router.route_many(situations, on=ON) == first
+    kept = router._loaded.routes[("aalborg", "afrusning")].kept  # noqa: SLF001
+    assert 0 < len(kept) <= build.MAX_CACHED
+    for fired, classes, on, unstated in kept:
+        assert all(isinstance(name, str) for name in fired) and all(isinstance(k, int) for k in classes)
+        assert on == ON and all(isinstance(name, str) for name in unstated)
+        assert not {"forsorgshjem", 40} & set(classes)  # class numbers, never the values

@@ -30,9 +30,10 @@ from ansvar.model.unknowns import OpenQuestion, stated_facts
 from ansvar.model.why_not import WhyNot
 from ansvar.packs.loader import Catalogue, Pack, Problems, load
 from ansvar.packs.schema import ACTORS
-from ansvar.routing.build import Answers, engine_fact
+from ansvar.routing.build import MAX_CACHED, Answers, engine_fact
+from ansvar.routing.cache import LRU
 from ansvar.routing.resolve import Resolution, resolve
-from ansvar.routing.unknowns import Weighing, table_for, waiting_dates
+from ansvar.routing.unknowns import Dimension, Weighing, table_for, waiting_dates
 from ansvar.routing.why_not import why_not
 
 if TYPE_CHECKING:
@@ -64,12 +65,23 @@ def default_router() -> Router:
 
 
 @dataclass(frozen=True, slots=True)
+class _Routes:
+    """The weighed Decisions kept for one pack's Answers, and what their keys are made of."""
+
+    answers: Answers
+    dims: tuple[Dimension, ...]
+    date_facts: frozenset[str]
+    kept: LRU[tuple[Any, ...], Decision]
+
+
+@dataclass(frozen=True, slots=True)
 class _Loaded:
     """What one load of the rule directories gave; swapped whole, so a reload is atomic for readers."""
 
     catalogue: Catalogue
     municipalities: frozenset[str]
     answers: dict[tuple[str, str], Answers]  # filled on each pack's first route
+    routes: dict[tuple[str, str], _Routes]  # weighed Decisions kept per pack (see `Router._routed`)
 
     @property
     def packs(self) -> Mapping[tuple[str, str], Pack]:
@@ -83,7 +95,7 @@ class _Loaded:
     def of(cls, dirs: Sequence[Path], problems: Problems | None = None,
            events: EventDefinitions | None = None) -> _Loaded:
         catalogue = load(dirs, problems, events)
-        return cls(catalogue, frozenset(m for m, _ in catalogue.packs), {})
+        return cls(catalogue, frozenset(m for m, _ in catalogue.packs), {}, {})
 
 
 class Router:
@@ -229,8 +241,7 @@ class Router:
                 pack.ruleset.evaluate_many([engine_fact(pack, parsed[i]) for i in chunk], collect)
                 for at, index in enumerate(chunk):
                     try:
-                        decisions[index] = self._weigh(answers, parsed[index],
-                                                       answers.decide(parsed[index], fired[at], day))
+                        decisions[index] = self._routed(answers, parsed[index], fired[at], day)
                     except RoutingError as exc:  # a pack defect (conflict, nobody responsible): say where
                         raise exc.at(f"situation {index}") from None
         return decisions  # type: ignore[return-value] # every index was filled above
@@ -270,8 +281,32 @@ class Router:
         return why_not(resolve(pack, fired), parsed, actor)
 
     def _route(self, situation: SituationBase, on: dt.date) -> Decision:
-        answers, decision = self._decide(situation, on)
-        return self._weigh(answers, situation, decision)
+        pack, fired = self._evaluate(situation, on)
+        return self._routed(self._answers(pack), situation, fired, on)
+
+    def _routed(self, answers: Answers, situation: SituationBase, fired: list[str], on: dt.date) -> Decision:
+        """The weighed Decision of a situation whose evaluation fired `fired`: kept whole where it may be.
+
+        Kept by the engine rules that fired, the grid classes of the facts the rules test (-1: unstated),
+        the date, and which of the dates a deadline reads are unstated; only where the situation sets no
+        such date (as `Answers.decide`). Those fix the Decision and what it does not know: nothing of the
+        situation's own values is kept, and the engine still evaluates every route.
+        """
+        if any(getattr(situation, name) is not None for name in answers.date_facts):
+            return self._weigh(answers, situation, answers.decide(situation, fired, on))
+        routes = self._loaded.routes.get(answers.pack.key)
+        if routes is None or routes.answers is not answers:
+            routes = _Routes(answers, table_for(answers).dims, frozenset(answers.date_facts), LRU(MAX_CACHED))
+            self._loaded.routes[answers.pack.key] = routes
+        stated = situation.model_fields_set
+        classes = tuple([dim.index(getattr(situation, dim.name)) if dim.name in stated else -1
+                         for dim in routes.dims])
+        key = (frozenset(fired), classes, on, routes.date_facts.difference(stated))
+        found = routes.kept.get(key)
+        if found is None:
+            decision = answers.decide(situation, fired, on)
+            found = routes.kept.put(key, self._weigh(answers, situation, decision))
+        return found
 
     def _decide(self, situation: SituationBase, on: dt.date) -> tuple[Answers, Decision]:
         """The Decision under the defaults, and the pack's Answers that built it (before any weighing)."""
