@@ -293,7 +293,16 @@ class OutcomeTable:
     def _build(self) -> list[int]:
         with self._lock:
             if self._table is None:
-                self._table = self._evaluate(range(self.size), {})
+                from ansvar.routing import tables  # noqa: PLC0415 - only for a pack that is tabled
+
+                stored = tables.load(self) if not self.outcomes else None
+                if stored is not None:
+                    self.outcomes[:] = stored[0]
+                    self._ids = {outcome: number for number, outcome in enumerate(stored[0])}
+                    self._table = stored[1]
+                else:
+                    self._table = self._evaluate(range(self.size), {})
+                    tables.store(self, self.outcomes, self._table)
             return self._table
 
     def _evaluate(self, points: Sequence[int], memo: dict[tuple[frozenset[str], tuple[int, ...]], int],
