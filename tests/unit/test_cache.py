@@ -54,3 +54,26 @@ def test_a_kept_weighed_decision_still_evaluates_and_answers_as_a_fresh_router()
         assert all(isinstance(name, str) for name in fired) and all(isinstance(k, int) for k in classes)
         assert on == ON and all(isinstance(name, str) for name in unstated)
         assert not {"forsorgshjem", 40} & set(classes)  # class numbers, never the values
+
+
+def test_route_many_holds_one_chunk_of_situations_at_a_time() -> None:
+    """A large batch keeps its Decisions, not every situation's validated model and engine fact at once."""
+    import weakref  # noqa: PLC0415
+
+    from ansvar.routing import router as routing  # noqa: PLC0415
+
+    router = ansvar.Router()
+    batch = [{"municipality": "aalborg", "event": "koerekort_alkohol"}] * (5 * routing.ROUTE_CHUNK)
+    alive: weakref.WeakSet[object] = weakref.WeakSet()
+    most = [0]
+    parse = router.parse_situation
+
+    def counting(data: object, **kwargs: object) -> object:
+        parsed = parse(data, **kwargs)  # type: ignore[arg-type]
+        alive.add(parsed)  # a model holds no cycle: freed as soon as nothing refers to it
+        most[0] = max(most[0], len(alive))
+        return parsed
+
+    router.parse_situation = counting  # type: ignore[assignment, method-assign]
+    decisions = router.route_many(batch, on=ON)
+    assert len(decisions) == len(batch) and most[0] <= routing.ROUTE_CHUNK + 1

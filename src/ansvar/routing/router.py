@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ansvar.engine import MAX_BATCH
 from ansvar.errors import (
     IncompleteSituationError,
     RoutingError,
@@ -40,6 +39,9 @@ if TYPE_CHECKING:
     from ansvar.routing.pool import Workers
 
 PROCESS_CHUNK = 2000  # situations sent to a worker process at a time
+#: Situations of one pack asserted in one engine session by route_many (the engine's cost per fact is least
+#: at a few dozen to a hundred; at most `engine.MAX_BATCH`); only one chunk's intermediates exist at a time.
+ROUTE_CHUNK = 100
 
 
 def shipped_rules() -> Path:
@@ -211,37 +213,41 @@ class Router:
         """Route many situations: same order, one Decision each, as `route` gives them.
 
         All are validated first, so a bad one raises (naming its index) before any is routed: never a
-        partial answer. Situations of one pack go to the engine together, up to `engine.MAX_BATCH` to a
-        session, which is much faster per situation than `route` in a loop. `processes`: spread a large
+        partial answer. Situations of one pack go to the engine together, `ROUTE_CHUNK` to a session, which
+        is faster per situation than `route` in a loop; they are validated again chunk by chunk, so a large
+        batch holds its Decisions, not every situation's model and intermediates. `processes`: spread a large
         batch over that many worker processes (each loads the rule packs once); `None` or 1: this process.
         Workers are spawned, so they import the caller's main module: a script that passes `processes`
         must route under `if __name__ == "__main__":`, as every spawning `multiprocessing` program must.
         """
         day = routing_date(on)
-        parsed = [self.parse_situation(s, where=f"situation {i}") for i, s in enumerate(situations)]
+        given = list(situations)  # the caller's own objects, so an iterator can be read twice
         groups: dict[tuple[str, str], list[int]] = {}
-        for index, situation in enumerate(parsed):
-            groups.setdefault((situation.municipality, situation.event), []).append(index)
+        for index, situation in enumerate(given):  # validated here, then again chunk by chunk (not kept)
+            parsed = self.parse_situation(situation, where=f"situation {index}")
+            groups.setdefault((parsed.municipality, parsed.event), []).append(index)
         packs = self._packs_in_force(groups, day)
-        if processes is not None and processes > 1 and len(parsed) >= 2 * PROCESS_CHUNK:
+        if processes is not None and processes > 1 and len(given) >= 2 * PROCESS_CHUNK:
             try:
-                return self._workers(packs.values()).route_many(parsed, day, processes, PROCESS_CHUNK)
+                return self._workers(packs.values()).route_many([self.parse_situation(s) for s in given], day,
+                                                                processes, PROCESS_CHUNK)
             except RoutingError as exc:  # a worker numbers the situations of its chunk: not the batch's
                 raise type(exc)(exc.message) from None
-        decisions: list[Decision | None] = [None] * len(parsed)
+        decisions: list[Decision | None] = [None] * len(given)
         for key, indexes in groups.items():
             pack, answers = packs[key], self._answers(packs[key])
-            for start in range(0, len(indexes), MAX_BATCH):
-                chunk = indexes[start:start + MAX_BATCH]
+            for start in range(0, len(indexes), ROUTE_CHUNK):
+                chunk = indexes[start:start + ROUTE_CHUNK]
+                parsed_chunk = [self.parse_situation(given[i]) for i in chunk]
                 fired: list[list[str]] = [[] for _ in chunk]
 
                 def collect(at: int, name: str, fired: list[list[str]] = fired) -> None:
                     fired[at].append(name)
 
-                pack.ruleset.evaluate_many([engine_fact(pack, parsed[i]) for i in chunk], collect)
+                pack.ruleset.evaluate_many([engine_fact(pack, s) for s in parsed_chunk], collect)
                 for at, index in enumerate(chunk):
                     try:
-                        decisions[index] = self._routed(answers, parsed[index], fired[at], day)
+                        decisions[index] = self._routed(answers, parsed_chunk[at], fired[at], day)
                     except RoutingError as exc:  # a pack defect (conflict, nobody responsible): say where
                         raise exc.at(f"situation {index}") from None
         return decisions  # type: ignore[return-value] # every index was filled above
