@@ -18,7 +18,8 @@ def test_a_full_cache_drops_the_least_recently_used_entry_only() -> None:
     assert cache.get(0) == "0"  # 0 is now the most recently used
     cache.put(3, "3")
     assert list(cache) == [2, 0, 3]
-    assert 1 not in cache and cache.get(1) is None
+    assert 1 not in cache
+    assert cache.get(1) is None
     for key in range(100):
         cache.put(key + 10, "x")
     assert len(cache) == 3
@@ -27,9 +28,9 @@ def test_a_full_cache_drops_the_least_recently_used_entry_only() -> None:
 def test_the_router_caches_are_bounded_lrus() -> None:
     router = ansvar.Router()
     router.route({"municipality": "aalborg", "event": "afrusning"}, on=ON)
-    answers = router._answers(router.pack("aalborg", "afrusning"))  # noqa: SLF001
+    answers = router._answers(router.pack("aalborg", "afrusning"))
     table = unknowns.table_for(answers)
-    for cache in (answers.decisions, answers._due, table._grids, table.questions):  # noqa: SLF001
+    for cache in (answers.decisions, answers._due, table._grids, table.questions):
         assert isinstance(cache, LRU)
         assert cache.size in {build.MAX_CACHED, unknowns.MAX_GRIDS}
 
@@ -48,11 +49,13 @@ def test_a_kept_weighed_decision_still_evaluates_and_answers_as_a_fresh_router()
     assert engine.last_session_id() == sessions + len(situations)  # one engine session per route
     assert again == first == [ansvar.Router().route(s, on=ON) for s in situations]
     assert router.route_many(situations, on=ON) == first
-    kept = router._loaded.routes[("aalborg", "afrusning")].kept  # noqa: SLF001
+    kept = router._loaded.routes[("aalborg", "afrusning")].kept
     assert 0 < len(kept) <= build.MAX_CACHED
     for fired, classes, on, unstated in kept:
-        assert all(isinstance(name, str) for name in fired) and all(isinstance(k, int) for k in classes)
-        assert on == ON and all(isinstance(name, str) for name in unstated)
+        assert all(isinstance(name, str) for name in fired)
+        assert all(isinstance(k, int) for k in classes)
+        assert on == ON
+        assert all(isinstance(name, str) for name in unstated)
         assert not {"forsorgshjem", 40} & set(classes)  # class numbers, never the values
 
 
@@ -76,4 +79,5 @@ def test_route_many_holds_one_chunk_of_situations_at_a_time() -> None:
 
     router.parse_situation = counting  # type: ignore[assignment, method-assign]
     decisions = router.route_many(batch, on=ON)
-    assert len(decisions) == len(batch) and most[0] <= routing.ROUTE_CHUNK + 1
+    assert len(decisions) == len(batch)
+    assert most[0] <= routing.ROUTE_CHUNK + 1

@@ -15,7 +15,7 @@ OPEN = {"municipality": "rebild", "event": "afrusning"}  # every fact unstated: 
 
 
 def _fresh_table(router: ansvar.Router) -> unknowns.OutcomeTable:
-    return unknowns.OutcomeTable(router._answers(router.pack("rebild", "afrusning")))  # noqa: SLF001
+    return unknowns.OutcomeTable(router._answers(router.pack("rebild", "afrusning")))
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def test_a_stored_table_is_read_back_as_evaluated(cache: Path) -> None:
     assert stored.name == f"{tables.table_key(built)}.json"
     read = _fresh_table(router)
     calls: list[object] = []
-    read._evaluate = lambda *args: calls.append(args)  # type: ignore[method-assign]  # noqa: SLF001
+    read._evaluate = lambda *args: calls.append(args)  # type: ignore[method-assign]
     assert [read.outcome(v) for v in read.lookup(range(read.size))] == [built.outcome(v) for v in values]
     assert not calls  # read from disk, not evaluated
 
@@ -72,5 +72,5 @@ def test_no_cache_folder_or_an_unwritable_one_changes_nothing(tmp_path: Path,
 def test_another_pack_or_grid_gets_another_key(cache: Path) -> None:
     router = ansvar.Router()
     one = _fresh_table(router)
-    other = unknowns.OutcomeTable(router._answers(router.pack("aalborg", "afrusning")))  # noqa: SLF001
+    other = unknowns.OutcomeTable(router._answers(router.pack("aalborg", "afrusning")))
     assert tables.table_key(one) != tables.table_key(other)
