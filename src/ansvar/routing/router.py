@@ -305,8 +305,11 @@ class Router:
             routes = _Routes(answers, table_for(answers).dims, frozenset(answers.date_facts), LRU(MAX_CACHED))
             self._loaded.routes[answers.pack.key] = routes
         stated = situation.model_fields_set
-        classes = tuple([dim.index(getattr(situation, dim.name)) if dim.name in stated else -1
-                         for dim in routes.dims])
+        try:
+            classes = tuple([dim.index(getattr(situation, dim.name)) if dim.name in stated else -1
+                             for dim in routes.dims])
+        except AssertionError:  # a model made without validation (`model_construct`), off every class
+            return self._weigh(answers, situation, answers.decide(situation, fired, on))
         key = (frozenset(fired), classes, on, routes.date_facts.difference(stated))
         found = routes.kept.get(key)
         if found is None:
