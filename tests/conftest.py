@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -11,6 +14,10 @@ settings.register_profile("default", max_examples=150, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("ci", parent=settings.get_profile("default"), derandomize=True)
 settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+# Outcome tables kept on disk (ansvar.routing.tables) go to a folder of this run's own, never the user's.
+os.environ["ANSVAR_CACHE_DIR"] = tempfile.mkdtemp(prefix="ansvar-test-cache-")
+atexit.register(shutil.rmtree, os.environ["ANSVAR_CACHE_DIR"], ignore_errors=True)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import dataclasses
 import datetime as dt
+import gc
 import json
 import os
 import re
@@ -24,8 +25,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ansvar import _yaml
-from ansvar.analysis.audit import check
-from ansvar.analysis.diff import compare
 from ansvar.errors import (
     AnsvarError,
     ConflictError,
@@ -37,10 +36,7 @@ from ansvar.errors import (
     shown,
 )
 from ansvar.model.events import EARLIEST_DATE, LATEST_DATE
-from ansvar.render import docs as docsgen
-from ansvar.render.comparison import render_comparison
 from ansvar.routing.router import Router, routing_date, shipped_rules
-from ansvar.testing import scenarios
 
 if TYPE_CHECKING:
     from ansvar.model.decision import Decision
@@ -184,7 +180,21 @@ def _serve(dirs: list[Path], args: argparse.Namespace) -> int:
     return 0
 
 
+def _test(dirs: list[Path], args: argparse.Namespace) -> int:
+    from ansvar.testing import scenarios  # noqa: PLC0415 - loaded when asked for
+
+    return scenarios.main(args.paths, sys.stdout, dirs)
+
+
+def _docs(dirs: list[Path], args: argparse.Namespace) -> int:
+    from ansvar.render import docs as docsgen  # noqa: PLC0415 - loaded when asked for
+
+    return docsgen.main(dirs, args.out)
+
+
 def _check(dirs: list[Path], args: argparse.Namespace) -> int:
+    from ansvar.analysis.audit import check  # noqa: PLC0415 - what `route` does not need loads when asked
+
     report = check([*dirs, *args.paths], only=args.paths, on=args.on)  # a folder given twice loads once
     if args.json:
         analysed = [{"municipality": m, "event": e, "situations": n, "seconds": round(t, 4)}
@@ -206,6 +216,9 @@ def _check(dirs: list[Path], args: argparse.Namespace) -> int:
 
 
 def _diff(router: Router, args: argparse.Namespace) -> int:
+    from ansvar.analysis.diff import compare  # noqa: PLC0415 - loaded when asked for
+    from ansvar.render.comparison import render_comparison  # noqa: PLC0415
+
     comparisons = compare(router, args.first, args.second, args.event, on=args.on)
     if args.json:
         report = [{"event": c.event, "situations": c.situations,
@@ -645,7 +658,12 @@ def _municipality_name(router: Router, municipality: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status.
+
+    As the `ansvar` program (no `argv`), every object left is frozen out of the garbage collector before
+    the interpreter exits: its last collections would only walk them (the rule packs, the models), the
+    largest part of a short command's teardown.
+    """
     try:
         return _main(argv)
     except BrokenPipeError:
@@ -654,6 +672,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError, ValueError):  # a stdout with no file behind it: nothing to do
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_PIPE
+    finally:
+        if argv is None:
+            gc.freeze()
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -663,8 +684,7 @@ def _main(argv: Sequence[str] | None) -> int:
     dirs = [*(rules or [shipped_rules()]), *added]
     # Commands that load the rule packs themselves, and those that route on a loaded Router.
     own: dict[str, Callable[[list[Path], argparse.Namespace], int]] = {
-        "check": _check, "test": lambda d, a: scenarios.main(a.paths, sys.stdout, d),
-        "docs": lambda d, a: docsgen.main(d, a.out), "serve": _serve}
+        "check": _check, "test": _test, "docs": _docs, "serve": _serve}
     routed: dict[str, Callable[[Router, argparse.Namespace], int]] = {
         "diff": _diff, "route": _route, "events": _events, "ask": _ask}
     try:

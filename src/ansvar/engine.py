@@ -91,6 +91,9 @@ MAX_STRING_BYTES = 4096  # strings longer than 65,535 bytes compare wrongly; our
 MAX_INT = 2**53  # exact in JSON and in the engine's double arithmetic
 MAX_BATCH = 1000  # facts asserted in one session by evaluate_many
 _ID_FIELD: Final = '"id": "'
+#: `json.dumps(data, ensure_ascii=False, allow_nan=False)`, without making an encoder per call.
+_ENCODE: Final = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+_SHORT_STRING = MAX_STRING_BYTES // 4  # characters: at most 4 bytes each in UTF-8
 
 MAX_ABANDONED = 8  # engine failures while rules fire (each leaves a session behind) before a refusal
 _SETTLE_ATTEMPTS = 8
@@ -170,7 +173,13 @@ def sanitise(fact: Mapping[str, object]) -> dict[str, FactValue]:
                 msg = f"fact name {name!r} is reserved or malformed"
                 raise EngineError(msg)
             _GOOD_NAMES.add(name)
-        if value is not None:
+        if value is None:
+            continue
+        # The common values pass here without a call; every other value (and every refusal) is `_checked`'s.
+        if type(value) is bool or (type(value) is int and -MAX_INT < value < MAX_INT) or (
+                type(value) is str and len(value) <= _SHORT_STRING and "\x00" not in value):
+            clean[name] = value
+        else:
             clean[name] = _checked(name, value)
     return clean
 
@@ -425,8 +434,7 @@ class Ruleset:
         The catch-all rule is not reported. The session is deleted before this returns or raises.
         """
         clean = sanitise(fact)
-        self._session(lambda sid: (_dre.assert_fact, {"sid": sid, **clean}),
-                      lambda message: on_fire(_rule_name(message)))
+        self._session(lambda sid: (_dre.assert_fact, {"sid": sid, **clean}), on_fire, indexed=False)
 
     def evaluate_many(self, facts: Sequence[Mapping[str, object]],
                       on_fire: Callable[[int, str], None]) -> None:
@@ -444,18 +452,19 @@ class Ruleset:
         def batch(sid: str) -> tuple[Callable[[int, str], tuple[int, int]], object]:
             return _dre.assert_facts, [{"sid": sid, "id": str(i), **fact} for i, fact in enumerate(clean)]
 
-        self._session(batch, lambda message: on_fire(_fact_index(message), _rule_name(message)))
+        self._session(batch, on_fire, indexed=True)
 
     def _session(self, payload: Callable[[str], tuple[Callable[[int, str], tuple[int, int]], object]],
-                 on_message: Callable[[str], None]) -> None:
+                 on_fire: Callable[..., None], *, indexed: bool) -> None:
         """One session, start to end, under the lock: assert, fire every rule, delete whatever happens.
 
-        `payload(sid)` gives the engine call (assert_fact or assert_facts) and what it asserts.
+        `payload(sid)` gives the engine call (assert_fact or assert_facts) and what it asserts; `on_fire` is
+        called with each firing's rule name, after its fact's index where `indexed`.
         """
-        _locked(lambda: self._locked_session(payload, on_message))
+        _locked(lambda: self._locked_session(payload, on_fire, indexed))
 
     def _locked_session(self, payload: Callable[[str], tuple[Callable[[int, str], tuple[int, int]], object]],
-                        on_message: Callable[[str], None]) -> None:
+                        on_fire: Callable[..., None], indexed: bool) -> None:  # noqa: FBT001 - private
         # The session is in the bookkeeping before the engine sees it, and the engine call is inside the
         # `try`: wherever an exception lands, the `finally` deletes the session (see the module doc).
         if _live_sessions or _graveyard:
@@ -466,7 +475,7 @@ class Ruleset:
         _last_session[0] += 1
         sid = str(_last_session[0])
         assert_call, data = payload(sid)
-        text = json.dumps(data, ensure_ascii=False, allow_nan=False)
+        text = _ENCODE(data)
         entry = (handle, sid)
         renew = False
         try:
@@ -482,7 +491,7 @@ class Ruleset:
                 renew = code not in _PARSE_ERRORS
                 msg = f"durable_rules refused the fact (error {code})"
                 raise EngineError(msg) from None
-            self._fire(handle, state, on_message)
+            self._fire(handle, state, on_fire, indexed)
         finally:
             # Straight to the engine: no Python call (where an interrupt could land) before the delete. The
             # `try` and the delete share a line: a `try:` line of its own is an instruction outside every
@@ -500,24 +509,39 @@ class Ruleset:
             if handle in _tainted:
                 self._detach(handle, entry)
 
-    def _fire(self, handle: int, state: int, on_fire: Callable[[str], None]) -> None:
+    def _fire(self, handle: int, state: int, on_fire: Callable[..., None], indexed: bool) -> None:  # noqa: FBT001
+        # Each message is read once: its rule name (see `_rule_name`), and where `indexed` its fact's index
+        # after it (see `_fact_index`); the engine's next step is called here, not through `_step`.
+        silent = self._silent
         result = self._step(_dre.start_action_for_state, handle, state)
         message: str | None = result[1] if result else None
         while message:
-            if _rule_name(message) not in self._silent:
-                on_fire(message)
-            message = self._step(_dre.complete_and_start_action, handle, state)
+            end = message.index('"', 2)
+            name = message[2:end]
+            if name not in silent:
+                if indexed:
+                    start = message.index(_ID_FIELD, end) + len(_ID_FIELD)
+                    on_fire(int(message[start:message.index('"', start)]), name)
+                else:
+                    on_fire(name)
+            try:
+                message = _dre.complete_and_start_action(handle, state)
+            except (_dre.error, MemoryError) as exc:
+                self._failed(exc, handle)
 
     def _step(self, call: Callable[[int, int], Any], handle: int, state: int) -> Any:  # noqa: ANN401
         try:
             return call(handle, state)
         except (_dre.error, MemoryError) as exc:
-            # The session is in an unknown state: deleting it may crash the process. Never touch it, nor
-            # its copy of the ruleset, again; its memory stays behind (so at most MAX_ABANDONED times).
-            _tainted.add(handle)
-            self._abandoned += 1
-            msg = f"durable_rules failed while rules fired ({_describe(exc)})"
-            raise EngineError(msg) from None
+            self._failed(exc, handle)
+
+    def _failed(self, exc: BaseException, handle: int) -> NoReturn:
+        # The session is in an unknown state: deleting it may crash the process. Never touch it, nor its
+        # copy of the ruleset, again; its memory stays behind (so at most MAX_ABANDONED times).
+        _tainted.add(handle)
+        self._abandoned += 1
+        msg = f"durable_rules failed while rules fired ({_describe(exc)})"
+        raise EngineError(msg) from None
 
     def _detach(self, handle: int, finished: tuple[int, str] | None = None) -> None:
         """After an engine failure: stop using `handle` (a fresh copy is made at the next evaluation)."""

@@ -116,6 +116,24 @@ def test_importing_ansvar_and_its_pytest_plugin_is_light() -> None:
     assert out.strip() == "[]"
 
 
+def test_routing_loads_no_tooling_it_does_not_use() -> None:
+    """`ansvar route` and `ansvar.route` load neither the docs, check, diff or scenario tooling, nor the
+    server's or the frames' dependencies: what a route does not need is imported when asked for."""
+    import subprocess
+    import sys
+
+    heavy = ("ansvar.render.docs", "ansvar.analysis.audit", "ansvar.analysis.diff", "ansvar.testing.scenarios",
+             "ansvar.render.comparison", "ansvar.server", "fastapi", "uvicorn", "pandas")
+    code = ("import sys, io, contextlib, ansvar, ansvar.cli; "
+            "ansvar.route({'municipality': 'aalborg', 'event': 'afrusning', 'seizures': True}); "
+            "out = io.StringIO(); ctx = contextlib.redirect_stdout(out); ctx.__enter__(); "
+            "code = ansvar.cli.main(['route', '-']); ctx.__exit__(None, None, None); "
+            f"print(code, sorted(m for m in {heavy!r} if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], input="municipality: aalborg\nevent: afrusning\n",
+                            capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "0 []"
+
+
 # --- rough edges a new user meets ------------------------------------------------------------------------
 
 TOWN_LAYER = "layer: nordby\nkind: municipality\nname: Nordby\nactors:\n  borger: {name: Borger}\n"

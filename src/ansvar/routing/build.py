@@ -41,9 +41,10 @@ from ansvar.model.events import SituationBase
 from ansvar.packs.compiler import engine_value
 from ansvar.packs.loader import LayerPack, Pack
 from ansvar.packs.schema import ROUTING_DATE, Due, RuleSpec, SourceRef, StepSpec
+from ansvar.routing.cache import LRU
 from ansvar.routing.resolve import Resolution, resolve
 
-MAX_CACHED = 4096  # Decisions and dated steps kept per pack (a day's batch shares them); cleared when full
+MAX_CACHED = 4096  # Decisions and dated steps kept per pack (a batch shares them); least recently used go
 
 
 def engine_fact(pack: Pack, situation: SituationBase) -> dict[str, object]:
@@ -182,7 +183,7 @@ class Answers:
             source=Source(document=part.meta.document, section=part.meta.section), rule=None))
             for part in pack.parts if part.meta.review_by is not None)
         self._trace: dict[tuple[str, tuple[str, ...], bool], TraceEntry] = {}
-        self._due: dict[tuple[str, str, str, dt.date | None, str], Step] = {}
+        self._due: LRU[tuple[str, str, str, dt.date | None, str], Step] = LRU(MAX_CACHED)
         #: The situation's dates some deadline or done step reads (`on` aside).
         specs = [step for rule in pack.rules.values() for step in rule.steps]
         self.date_facts = tuple(sorted(
@@ -190,7 +191,7 @@ class Answers:
             | {step.done_on for step in specs if step.done_on}))
         #: Decisions by (alternatives that held, date, the `date_facts` not stated), for situations none of
         #: whose `date_facts` is set.
-        self.decisions: dict[tuple[frozenset[str], dt.date, frozenset[str]], Decision] = {}
+        self.decisions: LRU[tuple[frozenset[str], dt.date, frozenset[str]], Decision] = LRU(MAX_CACHED)
 
     def decide(self, situation: SituationBase, fired: Collection[str], on: dt.date) -> Decision:
         """The Decision for a situation whose evaluation fired the engine rules `fired`, on `on`.
@@ -204,9 +205,7 @@ class Answers:
         key = (frozenset(fired), on, frozenset(self.date_facts).difference(situation.model_fields_set))
         found = self.decisions.get(key)
         if found is None:
-            if len(self.decisions) >= MAX_CACHED:
-                self.decisions.clear()
-            found = self.decisions[key] = self.build(situation, resolve(self.pack, fired), on)
+            found = self.decisions.put(key, self.build(situation, resolve(self.pack, fired), on))
         return found
 
     def build(self, situation: SituationBase, resolution: Resolution, on: dt.date) -> Decision:
@@ -239,9 +238,7 @@ class Answers:
         key = (step.rule, step.actor, step.action, due, due_from)
         found = self._due.get(key)
         if found is None:
-            if len(self._due) >= MAX_CACHED:
-                self._due.clear()
-            found = self._due[key] = step.model_copy(update=update)
+            found = self._due.put(key, step.model_copy(update=update))
         return found
 
     def trace_entry(self, rule_id: str, conditions: tuple[str, ...], *, overridden: bool) -> TraceEntry:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ansvar.engine import MAX_BATCH
 from ansvar.errors import (
     IncompleteSituationError,
     RoutingError,
@@ -30,15 +29,19 @@ from ansvar.model.unknowns import OpenQuestion, stated_facts
 from ansvar.model.why_not import WhyNot
 from ansvar.packs.loader import Catalogue, Pack, Problems, load
 from ansvar.packs.schema import ACTORS
-from ansvar.routing.build import Answers, engine_fact
+from ansvar.routing.build import MAX_CACHED, Answers, engine_fact
+from ansvar.routing.cache import LRU
 from ansvar.routing.resolve import Resolution, resolve
-from ansvar.routing.unknowns import Weighing, table_for, waiting_dates
+from ansvar.routing.unknowns import Dimension, Weighing, table_for, waiting_dates
 from ansvar.routing.why_not import why_not
 
 if TYPE_CHECKING:
     from ansvar.routing.pool import Workers
 
 PROCESS_CHUNK = 2000  # situations sent to a worker process at a time
+#: Situations of one pack asserted in one engine session by route_many (the engine's cost per fact is least
+#: at a few dozen to a hundred; at most `engine.MAX_BATCH`); only one chunk's intermediates exist at a time.
+ROUTE_CHUNK = 100
 
 
 def shipped_rules() -> Path:
@@ -64,12 +67,23 @@ def default_router() -> Router:
 
 
 @dataclass(frozen=True, slots=True)
+class _Routes:
+    """The weighed Decisions kept for one pack's Answers, and what their keys are made of."""
+
+    answers: Answers
+    dims: tuple[Dimension, ...]
+    date_facts: frozenset[str]
+    kept: LRU[tuple[Any, ...], Decision]
+
+
+@dataclass(frozen=True, slots=True)
 class _Loaded:
     """What one load of the rule directories gave; swapped whole, so a reload is atomic for readers."""
 
     catalogue: Catalogue
     municipalities: frozenset[str]
     answers: dict[tuple[str, str], Answers]  # filled on each pack's first route
+    routes: dict[tuple[str, str], _Routes]  # weighed Decisions kept per pack (see `Router._routed`)
 
     @property
     def packs(self) -> Mapping[tuple[str, str], Pack]:
@@ -83,7 +97,7 @@ class _Loaded:
     def of(cls, dirs: Sequence[Path], problems: Problems | None = None,
            events: EventDefinitions | None = None) -> _Loaded:
         catalogue = load(dirs, problems, events)
-        return cls(catalogue, frozenset(m for m, _ in catalogue.packs), {})
+        return cls(catalogue, frozenset(m for m, _ in catalogue.packs), {}, {})
 
 
 class Router:
@@ -199,38 +213,41 @@ class Router:
         """Route many situations: same order, one Decision each, as `route` gives them.
 
         All are validated first, so a bad one raises (naming its index) before any is routed: never a
-        partial answer. Situations of one pack go to the engine together, up to `engine.MAX_BATCH` to a
-        session, which is much faster per situation than `route` in a loop. `processes`: spread a large
+        partial answer. Situations of one pack go to the engine together, `ROUTE_CHUNK` to a session, which
+        is faster per situation than `route` in a loop; they are validated again chunk by chunk, so a large
+        batch holds its Decisions, not every situation's model and intermediates. `processes`: spread a large
         batch over that many worker processes (each loads the rule packs once); `None` or 1: this process.
         Workers are spawned, so they import the caller's main module: a script that passes `processes`
         must route under `if __name__ == "__main__":`, as every spawning `multiprocessing` program must.
         """
         day = routing_date(on)
-        parsed = [self.parse_situation(s, where=f"situation {i}") for i, s in enumerate(situations)]
+        given = list(situations)  # the caller's own objects, so an iterator can be read twice
         groups: dict[tuple[str, str], list[int]] = {}
-        for index, situation in enumerate(parsed):
-            groups.setdefault((situation.municipality, situation.event), []).append(index)
+        for index, situation in enumerate(given):  # validated here, then again chunk by chunk (not kept)
+            parsed = self.parse_situation(situation, where=f"situation {index}")
+            groups.setdefault((parsed.municipality, parsed.event), []).append(index)
         packs = self._packs_in_force(groups, day)
-        if processes is not None and processes > 1 and len(parsed) >= 2 * PROCESS_CHUNK:
+        if processes is not None and processes > 1 and len(given) >= 2 * PROCESS_CHUNK:
             try:
-                return self._workers(packs.values()).route_many(parsed, day, processes, PROCESS_CHUNK)
+                return self._workers(packs.values()).route_many([self.parse_situation(s) for s in given], day,
+                                                                processes, PROCESS_CHUNK)
             except RoutingError as exc:  # a worker numbers the situations of its chunk: not the batch's
                 raise type(exc)(exc.message) from None
-        decisions: list[Decision | None] = [None] * len(parsed)
+        decisions: list[Decision | None] = [None] * len(given)
         for key, indexes in groups.items():
             pack, answers = packs[key], self._answers(packs[key])
-            for start in range(0, len(indexes), MAX_BATCH):
-                chunk = indexes[start:start + MAX_BATCH]
+            for start in range(0, len(indexes), ROUTE_CHUNK):
+                chunk = indexes[start:start + ROUTE_CHUNK]
+                parsed_chunk = [self.parse_situation(given[i]) for i in chunk]
                 fired: list[list[str]] = [[] for _ in chunk]
 
                 def collect(at: int, name: str, fired: list[list[str]] = fired) -> None:
                     fired[at].append(name)
 
-                pack.ruleset.evaluate_many([engine_fact(pack, parsed[i]) for i in chunk], collect)
+                pack.ruleset.evaluate_many([engine_fact(pack, s) for s in parsed_chunk], collect)
                 for at, index in enumerate(chunk):
                     try:
-                        decisions[index] = self._weigh(answers, parsed[index],
-                                                       answers.decide(parsed[index], fired[at], day))
+                        decisions[index] = self._routed(answers, parsed_chunk[at], fired[at], day)
                     except RoutingError as exc:  # a pack defect (conflict, nobody responsible): say where
                         raise exc.at(f"situation {index}") from None
         return decisions  # type: ignore[return-value] # every index was filled above
@@ -270,8 +287,35 @@ class Router:
         return why_not(resolve(pack, fired), parsed, actor)
 
     def _route(self, situation: SituationBase, on: dt.date) -> Decision:
-        answers, decision = self._decide(situation, on)
-        return self._weigh(answers, situation, decision)
+        pack, fired = self._evaluate(situation, on)
+        return self._routed(self._answers(pack), situation, fired, on)
+
+    def _routed(self, answers: Answers, situation: SituationBase, fired: list[str], on: dt.date) -> Decision:
+        """The weighed Decision of a situation whose evaluation fired `fired`: kept whole where it may be.
+
+        Kept by the engine rules that fired, the grid classes of the facts the rules test (-1: unstated),
+        the date, and which of the dates a deadline reads are unstated; only where the situation sets no
+        such date (as `Answers.decide`). Those fix the Decision and what it does not know: nothing of the
+        situation's own values is kept, and the engine still evaluates every route.
+        """
+        if any(getattr(situation, name) is not None for name in answers.date_facts):
+            return self._weigh(answers, situation, answers.decide(situation, fired, on))
+        routes = self._loaded.routes.get(answers.pack.key)
+        if routes is None or routes.answers is not answers:
+            routes = _Routes(answers, table_for(answers).dims, frozenset(answers.date_facts), LRU(MAX_CACHED))
+            self._loaded.routes[answers.pack.key] = routes
+        stated = situation.model_fields_set
+        try:
+            classes = tuple([dim.index(getattr(situation, dim.name)) if dim.name in stated else -1
+                             for dim in routes.dims])
+        except AssertionError:  # a model made without validation (`model_construct`), off every class
+            return self._weigh(answers, situation, answers.decide(situation, fired, on))
+        key = (frozenset(fired), classes, on, routes.date_facts.difference(stated))
+        found = routes.kept.get(key)
+        if found is None:
+            decision = answers.decide(situation, fired, on)
+            found = routes.kept.put(key, self._weigh(answers, situation, decision))
+        return found
 
     def _decide(self, situation: SituationBase, on: dt.date) -> tuple[Answers, Decision]:
         """The Decision under the defaults, and the pack's Answers that built it (before any weighing)."""

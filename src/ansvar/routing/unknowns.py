@@ -41,6 +41,7 @@ from ansvar.model.unknowns import Assumption, OpenQuestion, OpenValue, stated_fa
 from ansvar.packs import names
 from ansvar.packs.compiler import engine_value
 from ansvar.routing.build import counted_from, engine_fact
+from ansvar.routing.cache import LRU
 from ansvar.routing.resolve import resolve
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
 MAX_TABLE = 250_000
 #: Completions of one situation evaluated for one call, where a pack is too large to table.
 MAX_COMPLETIONS = 65_536
-#: Weighed grid points kept per pack (as many as Decisions kept; cleared when full).
+#: Weighed grid points kept per pack (as many as Decisions kept; the least recently used go first).
 MAX_GRIDS = 4096
 
 Value = bool | int | str | dt.date | None
@@ -244,10 +245,10 @@ class OutcomeTable:
         self._ids: dict[Outcome, int] = {}
         self._table: list[int] | None = None
         self._differences: dict[tuple[int, int], tuple[bool, frozenset[str], frozenset[str], bool]] = {}
-        self._grids: dict[tuple[int, ...], _Grid] = {}
+        self._grids: LRU[tuple[int, ...], _Grid] = LRU(MAX_GRIDS)
         #: Open questions and their values by (fact, the outcomes at its classes, the class assumed): the
         #: pack's own answers, shared by every situation whose completions give the same.
-        self.questions: dict[tuple[int, tuple[int, ...], int, tuple[str, ...]], OpenQuestion] = {}
+        self.questions: LRU[tuple[int, tuple[int, ...], int, tuple[str, ...]], OpenQuestion] = LRU(MAX_GRIDS)
         #: The default each fact is assumed to have when unstated.
         self.assumptions = tuple(Assumption(fact=d.name, label=d.spec.label, value=d.spec.default_value,
                                             value_label=d.labels[d.default]) for d in self.dims)
@@ -274,9 +275,7 @@ class OutcomeTable:
         if found is None:
             found = _Grid(self, key)
             if self.size <= MAX_TABLE:  # a tabled pack's grid points are the pack's own: keep a few
-                if len(self._grids) >= MAX_GRIDS:
-                    self._grids.clear()
-                self._grids[key] = found
+                self._grids.put(key, found)
         return found
 
     def lookup(self, points: Sequence[int]) -> list[int]:
@@ -294,7 +293,16 @@ class OutcomeTable:
     def _build(self) -> list[int]:
         with self._lock:
             if self._table is None:
-                self._table = self._evaluate(range(self.size), {})
+                from ansvar.routing import tables  # noqa: PLC0415 - only for a pack that is tabled
+
+                stored = tables.load(self) if not self.outcomes else None
+                if stored is not None:
+                    self.outcomes[:] = stored[0]
+                    self._ids = {outcome: number for number, outcome in enumerate(stored[0])}
+                    self._table = stored[1]
+                else:
+                    self._table = self._evaluate(range(self.size), {})
+                    tables.store(self, self.outcomes, self._table)
             return self._table
 
     def _evaluate(self, points: Sequence[int], memo: dict[tuple[frozenset[str], tuple[int, ...]], int],
@@ -477,9 +485,7 @@ class _Grid:
             question = OpenQuestion(fact=dim.name, label=dim.spec.label, question=dim.spec.question,
                                     type=dim.spec.type, values=values, changes=changes,  # type: ignore[arg-type]
                                     description=dim.spec.description)
-            if len(self.table.questions) >= MAX_GRIDS:
-                self.table.questions.clear()
-            self.table.questions[key] = question
+            self.table.questions.put(key, question)
         return question
 
     @staticmethod

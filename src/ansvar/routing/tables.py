@@ -1,0 +1,131 @@
+"""A pack's outcome table kept on disk, so that a fresh process does not evaluate the whole grid again.
+
+The table (`ansvar.routing.unknowns.OutcomeTable`) is the answer at every point of a pack's grid, computed
+from the pack alone: it holds no situation of anybody, only the pack's own leads, steps and warnings. A
+process that builds one writes it to the user's cache folder (`ANSVAR_CACHE_DIR`, else
+`$XDG_CACHE_HOME/ansvar`, `~/.cache/ansvar`, or `%LOCALAPPDATA%/ansvar` on Windows; `ANSVAR_CACHE_DIR=""`
+keeps nothing on disk), and the next process reads it instead.
+
+Safe to lose, never trusted blindly. The file's name is a hash of everything the table is computed from:
+the pack's content hash (its event file, layers and rule files), its compiled engine rules, its event's
+facts (the common ones included), its grid, and the source of ansvar itself, so a changed pack or another
+ansvar version never reads another's table. A file is written whole, under a temporary name, then renamed
+into place; it starts with a digest of the rest, and is read only if the digest, the key, the size of the
+grid and every outcome check out (actors of the pack, ids of the outcome list). Anything else (no cache
+folder, unwritable, unreadable, corrupt, another format) is ignored: the table is evaluated as before.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ansvar.routing.unknowns import Outcome, OutcomeTable
+
+FORMAT = 1
+_DEFECTS = frozenset({None, "NoResponsibleError", "ConflictError"})
+
+
+def cache_dir() -> Path | None:
+    """The folder outcome tables are kept in, or None when `ANSVAR_CACHE_DIR` is set empty."""
+    configured = os.environ.get("ANSVAR_CACHE_DIR")
+    if configured is not None:
+        return Path(configured) if configured else None
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA")
+        return Path(base) / "ansvar" if base else None
+    base = os.environ.get("XDG_CACHE_HOME") or ""
+    return (Path(base) if base else Path.home() / ".cache") / "ansvar"
+
+
+@functools.cache
+def _code_digest() -> str:
+    """A digest of ansvar's own source: a table computed by other code is never read."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def table_key(table: OutcomeTable) -> str:
+    """The name of a table's file: a hash of everything the table is computed from."""
+    pack = table.answers.pack
+    material = {
+        "format": FORMAT, "code": _code_digest(), "pack": pack.content_hash,
+        "rules": hashlib.sha256(pack.ruleset._json.encode()).hexdigest(),  # noqa: SLF001 - its compiled rules
+        "facts": {name: spec.model_dump(mode="json") for name, spec in pack.definition.facts.items()},
+        "grid": [[d.name, repr(d.values), repr(d.ranges), d.default] for d in table.dims], "size": table.size,
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _path(table: OutcomeTable) -> Path | None:
+    folder = cache_dir()
+    return folder / "tables" / f"{table_key(table)}.json" if folder is not None else None
+
+
+def load(table: OutcomeTable) -> tuple[list[Outcome], list[int]] | None:
+    """The table's outcomes and the outcome id at each point, as a process stored them; None if none fits."""
+    from ansvar.routing.unknowns import Outcome  # noqa: PLC0415 - the module that imports this one
+
+    try:
+        path = _path(table)
+        if path is None:
+            return None
+        raw = path.read_bytes()
+        header, _, body = raw.partition(b"\n")
+        meta = json.loads(header)
+        if (meta.get("format") != FORMAT or meta.get("key") != path.stem
+                or meta.get("digest") != hashlib.sha256(body).hexdigest()):
+            return None
+        data = json.loads(body)
+        outcomes = [_outcome(Outcome, item, table) for item in data["outcomes"]]
+        values = data["table"]
+        if (not isinstance(values, list) or len(values) != table.size
+                or not all(type(v) is int and 0 <= v < len(outcomes) for v in values)):
+            return None
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, RuntimeError):
+        return None
+    return outcomes, values
+
+
+def _outcome(kind: type[Outcome], item: Any, table: OutcomeTable) -> Outcome:  # noqa: ANN401 - JSON data
+    responsible, defect, steps, warnings, done = item
+    actors = table.answers.pack.actors
+    if (responsible is not None and responsible not in actors) or defect not in _DEFECTS:
+        raise ValueError
+    parts = (steps, warnings, done)
+    if not all(isinstance(p, list) and all(isinstance(s, str) for s in p) for p in parts):
+        raise ValueError
+    return kind(responsible, defect, tuple(steps), tuple(warnings), tuple(done))
+
+
+def store(table: OutcomeTable, outcomes: list[Outcome], values: list[int]) -> None:
+    """Keep a table on disk for the next process: written whole, then renamed; any failure is ignored."""
+    try:
+        path = _path(table)
+        if path is None:
+            return
+        rows = [[o.responsible, o.defect, o.steps, o.warnings, o.done] for o in outcomes]
+        body = json.dumps({"outcomes": rows, "table": values}, ensure_ascii=False,
+                          separators=(",", ":")).encode()
+        header = json.dumps({"format": FORMAT, "key": path.stem, "digest": hashlib.sha256(body).hexdigest()})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(handle, "wb") as file:
+                file.write(header.encode() + b"\n" + body)
+            Path(temporary).replace(path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    except (OSError, ValueError, TypeError, RuntimeError):
+        return
