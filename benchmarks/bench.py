@@ -236,7 +236,8 @@ def zen_fired(response: Mapping[str, Any]) -> set[str]:
 def afrusning_plain(s: Mapping[str, Any]) -> str:
     """Aalborg's afrusning lead, by hand: the lower bound of "who is responsible"."""
     if s.get("seizures") or s.get("delirium_tremens") or s.get("complicated_course_suspected"):
-        return "region_akutmodtagelse"
+        # a stated no to medical help leaves it to the doctor's clinical judgement (the region's pack)
+        return "egen_laege" if s.get("wants_medical_help") is False else "region_akutmodtagelse"
     if (
         s.get("wants_medical_help")
         or s.get("withdrawal_symptoms")
