@@ -23,14 +23,31 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ansvar.routing.unknowns import Outcome, OutcomeTable
+    from ansvar.packs.loader import Pack
 
 FORMAT = 1
 _DEFECTS = frozenset({None, "NoResponsibleError", "ConflictError"})
+
+#: One outcome as kept: lead, defect, steps, warnings, done steps (the fields of `unknowns.Outcome`).
+Row = tuple[str | None, str | None, tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """What a table is computed from, as this module needs it.
+
+    The pack, its grid (each dimension's name, values, ranges and default) and the number of points.
+    """
+
+    pack: Pack
+    grid: tuple[tuple[object, ...], ...]
+    size: int
 
 
 def cache_dir() -> Path | None:
@@ -55,27 +72,25 @@ def _code_digest() -> str:
     return digest.hexdigest()
 
 
-def table_key(table: OutcomeTable) -> str:
+def table_key(table: Key) -> str:
     """The name of a table's file: a hash of everything the table is computed from."""
-    pack = table.answers.pack
+    pack = table.pack
     material = {
         "format": FORMAT, "code": _code_digest(), "pack": pack.content_hash,
         "rules": hashlib.sha256(pack.ruleset._json.encode()).hexdigest(),  # noqa: SLF001 - its compiled rules
         "facts": {name: spec.model_dump(mode="json") for name, spec in pack.definition.facts.items()},
-        "grid": [[d.name, repr(d.values), repr(d.ranges), d.default] for d in table.dims], "size": table.size,
+        "grid": [list(map(repr, dim)) for dim in table.grid], "size": table.size,
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _path(table: OutcomeTable) -> Path | None:
+def _path(table: Key) -> Path | None:
     folder = cache_dir()
     return folder / "tables" / f"{table_key(table)}.json" if folder is not None else None
 
 
-def load(table: OutcomeTable) -> tuple[list[Outcome], list[int]] | None:
+def load(table: Key) -> tuple[list[Row], list[int]] | None:
     """The table's outcomes and the outcome id at each point, as a process stored them; None if none fits."""
-    from ansvar.routing.unknowns import Outcome  # noqa: PLC0415 - the module that imports this one
-
     try:
         path = _path(table)
         if path is None:
@@ -87,7 +102,7 @@ def load(table: OutcomeTable) -> tuple[list[Outcome], list[int]] | None:
                 or meta.get("digest") != hashlib.sha256(body).hexdigest()):
             return None
         data = json.loads(body)
-        outcomes = [_outcome(Outcome, item, table) for item in data["outcomes"]]
+        outcomes = [_outcome(item, table) for item in data["outcomes"]]
         values = data["table"]
         if (not isinstance(values, list) or len(values) != table.size
                 or not all(type(v) is int and 0 <= v < len(outcomes) for v in values)):
@@ -97,25 +112,24 @@ def load(table: OutcomeTable) -> tuple[list[Outcome], list[int]] | None:
     return outcomes, values
 
 
-def _outcome(kind: type[Outcome], item: Any, table: OutcomeTable) -> Outcome:  # noqa: ANN401 - JSON data
+def _outcome(item: Any, table: Key) -> Row:  # noqa: ANN401 - JSON data
     responsible, defect, steps, warnings, done = item
-    actors = table.answers.pack.actors
+    actors = table.pack.actors
     if (responsible is not None and responsible not in actors) or defect not in _DEFECTS:
         raise ValueError
     parts = (steps, warnings, done)
     if not all(isinstance(p, list) and all(isinstance(s, str) for s in p) for p in parts):
         raise ValueError
-    return kind(responsible, defect, tuple(steps), tuple(warnings), tuple(done))
+    return responsible, defect, tuple(steps), tuple(warnings), tuple(done)
 
 
-def store(table: OutcomeTable, outcomes: list[Outcome], values: list[int]) -> None:
+def store(table: Key, outcomes: Sequence[Row], values: list[int]) -> None:
     """Keep a table on disk for the next process: written whole, then renamed; any failure is ignored."""
     try:
         path = _path(table)
         if path is None:
             return
-        rows = [[o.responsible, o.defect, o.steps, o.warnings, o.done] for o in outcomes]
-        body = json.dumps({"outcomes": rows, "table": values}, ensure_ascii=False,
+        body = json.dumps({"outcomes": [list(row) for row in outcomes], "table": values}, ensure_ascii=False,
                           separators=(",", ":")).encode()
         header = json.dumps({"format": FORMAT, "key": path.stem, "digest": hashlib.sha256(body).hexdigest()})
         path.parent.mkdir(parents=True, exist_ok=True)

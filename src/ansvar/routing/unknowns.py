@@ -40,6 +40,7 @@ from ansvar.model.events import FactSpec, SituationBase
 from ansvar.model.unknowns import Assumption, OpenQuestion, OpenValue, stated_facts
 from ansvar.packs import names
 from ansvar.packs.compiler import engine_value
+from ansvar.routing import tables
 from ansvar.routing.build import counted_from, engine_fact
 from ansvar.routing.cache import LRU
 from ansvar.routing.resolve import resolve
@@ -290,19 +291,24 @@ class OutcomeTable:
         with self._lock:  # the outcome list grows: one caller at a time
             return self._evaluate(points, {})
 
+    @property
+    def disk(self) -> tables.Key:
+        """What the table is computed from, as its copy on disk is keyed (`ansvar.routing.tables`)."""
+        grid = tuple((d.name, d.values, d.ranges, d.default) for d in self.dims)
+        return tables.Key(self.answers.pack, grid, self.size)
+
     def _build(self) -> list[int]:
         with self._lock:
             if self._table is None:
-                from ansvar.routing import tables  # noqa: PLC0415 - only for a pack that is tabled
-
-                stored = tables.load(self) if not self.outcomes else None
+                stored = tables.load(self.disk) if not self.outcomes else None
                 if stored is not None:
-                    self.outcomes[:] = stored[0]
-                    self._ids = {outcome: number for number, outcome in enumerate(stored[0])}
+                    self.outcomes[:] = [Outcome(*row) for row in stored[0]]
+                    self._ids = {outcome: number for number, outcome in enumerate(self.outcomes)}
                     self._table = stored[1]
                 else:
                     self._table = self._evaluate(range(self.size), {})
-                    tables.store(self, self.outcomes, self._table)
+                    tables.store(self.disk, [(o.responsible, o.defect, o.steps, o.warnings, o.done)
+                                             for o in self.outcomes], self._table)
             return self._table
 
     def _evaluate(self, points: Sequence[int], memo: dict[tuple[frozenset[str], tuple[int, ...]], int],
