@@ -40,6 +40,7 @@ from ansvar.analysis.space import MAX_SITUATIONS, SituationSpace, json_ready
 from ansvar.errors import RoutingError, RuleError, location
 from ansvar.model.decision import Answer
 from ansvar.packs.loader import Pack
+from ansvar.packs.schema import WarningSpec
 from ansvar.routing.build import Answers
 from ansvar.routing.router import Router, routing_date
 from ansvar.routing.unknowns import Weighing, table_for
@@ -174,15 +175,10 @@ def interpretations(pack: Pack) -> list[Finding]:
     for rule_id, rule in pack.rules.items():
         part = pack.origin[rule_id]
         loc = part.rule_loc(rule_id)
-        parts: list[tuple[tuple[Any, ...], str, str | None]] = [
-            ((), f"rule {rule_id!r}", rule.interpretation())]
-        parts += [(("steps", n), f"step {s.actor}.{s.action} of rule {rule_id!r}", rule.interpretation(s))
-                  for n, s in enumerate(rule.steps) if s.basis is not None]
-        parts += [(("warnings", n), f"warning {w.id!r} of rule {rule_id!r}", rule.interpretation(w))
-                  for n, w in enumerate(rule.warnings) if w.basis is not None]
-        for at, what, reason in parts:
-            if reason is None:
-                continue
+        for at, marked, reason in rule.interpretations():
+            what = (f"rule {rule_id!r}" if marked is None else
+                    f"warning {marked.id!r} of rule {rule_id!r}" if isinstance(marked, WarningSpec) else
+                    f"step {marked.actor}.{marked.action} of rule {rule_id!r}")
             pos = (_yaml.position(part.file.data, (*loc, *at, "basis"), key=True)
                    or _yaml.position(part.file.data, (*loc, "use"), key=True)
                    or _yaml.position(part.file.data, (*loc, "id"), key=True) or (None, None))

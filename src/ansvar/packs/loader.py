@@ -148,6 +148,12 @@ class Pack:
     place: Mapping[str, int] = field(repr=False)
 
     @property
+    def notice(self) -> str | None:
+        """What the guide says of its own standing: from the nearest layer of the chain that says it."""
+        return next((layer.spec.notice for layer in reversed(self.municipality.chain()) if layer.spec.notice),
+                    None)
+
+    @property
     def meta(self) -> PackMeta:
         """The header of the most specific layer's pack (the municipality's own, where it has one)."""
         return self.parts[-1].meta

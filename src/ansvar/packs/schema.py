@@ -218,6 +218,18 @@ class RuleBody(_Strict):
             return part.reason if part.basis == INTERPRETATION else None
         return self.reason if self.basis == INTERPRETATION else None
 
+    def interpretations(self) -> list[tuple[tuple[str, int] | tuple[()], StepSpec | WarningSpec | None, str]]:
+        """Where the rule marks its own reading, with the reason.
+
+        The rule itself (part None, at `()`), then each step and warning that states its own basis (at
+        `("steps", n)` or `("warnings", n)`).
+        """
+        marked: list[tuple[tuple[str, int] | tuple[()], StepSpec | WarningSpec | None]] = [((), None)]
+        marked += [(("steps", n), s) for n, s in enumerate(self.steps) if s.basis is not None]
+        marked += [(("warnings", n), w) for n, w in enumerate(self.warnings) if w.basis is not None]
+        return [(at, part, reason) for at, part in marked
+                if (reason := self.interpretation(part)) is not None]
+
 
 class SharedRule(RuleBody):
     """A rule body in `layer.yaml` (`rules:`): everything a rule concludes, and the passage it rests on.

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from ansvar.errors import AnsvarError
 from ansvar.model.decision import interpreted, notice
-from ansvar.packs.schema import ROUTING_DATE
+from ansvar.packs.schema import ROUTING_DATE, WarningSpec
 from ansvar.routing.build import cite
 from ansvar.routing.router import Router
 
@@ -192,7 +192,7 @@ class _PackPage:
             f"<code>{_e(pack.event)}</code> · {len(pack.rules)} regler · sha256 "
             f"<code>{_e(pack.content_hash[:12])}</code></p>"),
             *self._layers(),
-            *([f'<p class="notice">{_e(notice(found))}</p>'] if (found := self._notice()) else []),
+            *([f'<p class="notice">{_e(notice(found))}</p>'] if (found := self.pack.notice) else []),
             "<h2>Overblik</h2>",
             f'<figure><div class="diagram" id="diagram">{svg}</div>{_CAPTION}</figure>',
             *self._table(),
@@ -222,21 +222,16 @@ class _PackPage:
             out += ["<p>Udeladte arvede regler:</p>", "<ul>", *omitted, "</ul>"]
         return out
 
-    def _notice(self) -> str | None:
-        return next((layer.spec.notice for layer in reversed(self.pack.municipality.chain())
-                     if layer.spec.notice), None)
-
     def _interpretations(self) -> list[str]:
         """Every rule, step and warning of the pack that is its reading, not the guide's words, and why."""
         items = []
         for rule_id, rule in self.pack.rules.items():
-            parts = [("", rule.interpretation())]
-            parts += [(f" · skridt <code>{_e(s.actor)}.{_e(s.action)}</code>", rule.interpretation(s))
-                      for s in rule.steps if s.basis is not None]
-            parts += [(f" · advarsel <code>{_e(w.id)}</code>", rule.interpretation(w))
-                      for w in rule.warnings if w.basis is not None]
-            items += [f'<li><a href="#regel-{_e(rule_id)}"><code>{_e(rule_id)}</code></a>{what}: '
-                      f"{_e(reason)}</li>" for what, reason in parts if reason]
+            for _, marked, reason in rule.interpretations():
+                what = ("" if marked is None else
+                        f" · advarsel <code>{_e(marked.id)}</code>" if isinstance(marked, WarningSpec) else
+                        f" · skridt <code>{_e(marked.actor)}.{_e(marked.action)}</code>")
+                items.append(f'<li><a href="#regel-{_e(rule_id)}"><code>{_e(rule_id)}</code></a>{what}: '
+                             f"{_e(reason)}</li>")
         if not items:
             return ["<h2>Fortolkninger</h2>", "<p>Ingen: hver regel gengiver vejledningens egne ord.</p>"]
         return ["<h2>Fortolkninger</h2>",

@@ -63,8 +63,7 @@ def pack_info(pack: Pack) -> PackInfo:
         layers=tuple(LayerInfo(layer=p.layer.id, kind=p.layer.kind, document=p.meta.document,
                                version=p.meta.version, valid_from=p.meta.valid_from,
                                review_by=p.meta.review_by) for p in pack.parts),
-        notice=next((layer.spec.notice for layer in reversed(pack.municipality.chain()) if layer.spec.notice),
-                    None))
+        notice=pack.notice)
 
 
 def due_date(due: Due, situation: SituationBase, on: dt.date) -> dt.date | None:
