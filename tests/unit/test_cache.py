@@ -81,3 +81,28 @@ def test_route_many_holds_one_chunk_of_situations_at_a_time() -> None:
     decisions = router.route_many(batch, on=ON)
     assert len(decisions) == len(batch)
     assert most[0] <= routing.ROUTE_CHUNK + 1
+
+
+def test_a_decision_that_reads_a_citizens_date_keeps_only_the_hit_policys_result_by_rule_names() -> None:
+    """Built for each call (its deadline counts from the citizen's own date), answering as a fresh router;
+    what is kept is the resolution, keyed by the names of the rules that fired, and never a pack defect."""
+    router = ansvar.Router()
+    situations = [{"municipality": "rebild", "event": "behandlingsforloeb", "treatment_ended_on": day,
+                   "consent_medcom": True} for day in ("2026-01-31", "2026-02-28", "2026-10-30", "2026-11-20")]
+    first = [router.route(s, on=ON) for s in situations]
+    assert [router.route(s, on=ON) for s in situations] == first == [ansvar.Router().route(s, on=ON)
+                                                                       for s in situations]
+    dues = [{step.due for step in decision.steps if step.due_from == "treatment_ended_on"} for decision in first]
+    assert all(dues) and len(set().union(*dues)) == sum(map(len, dues))  # each from its own date, none shared
+    assert all(due > dt.date.fromisoformat(s["treatment_ended_on"]) for s, its in zip(situations, dues) for due in its)
+    answers = router._answers(router.pack("rebild", "behandlingsforloeb"))
+    assert isinstance(answers.resolutions, LRU) and answers.resolutions.size == build.MAX_CACHED
+    assert 0 < len(answers.resolutions)
+    rules = set(router.pack("rebild", "behandlingsforloeb").rules)
+    for fired, resolution in answers.resolutions.items():
+        assert all(isinstance(name, str) for name in fired)
+        assert set(resolution.fired) <= rules and resolution.defect is None
+        assert not any(isinstance(value, dt.date) for value in fired)
+    nobody = answers.resolution(frozenset())  # no rule fired: nobody is responsible, a defect
+    assert nobody.defect is not None
+    assert frozenset() not in answers.resolutions

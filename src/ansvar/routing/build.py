@@ -21,8 +21,10 @@ situation enters them, and steps dated from `on`. Nothing derived from a citizen
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ansvar.model.decision import (
     LATE_WARNING,
@@ -43,6 +45,9 @@ from ansvar.packs.loader import LayerPack, Pack
 from ansvar.packs.schema import ROUTING_DATE, Due, RuleSpec, SourceRef, StepSpec
 from ansvar.routing.cache import LRU
 from ansvar.routing.resolve import Resolution, resolve
+
+if TYPE_CHECKING:
+    from dateutil.relativedelta import relativedelta
 
 MAX_CACHED = 4096  # Decisions and dated steps kept per pack (a batch shares them); least recently used go
 
@@ -86,9 +91,15 @@ def due_date(due: Due, situation: SituationBase, on: dt.date) -> dt.date | None:
 def _after(due: Due, start: dt.date) -> dt.date:
     if not due.months:
         return start + dt.timedelta(days=due.days)  # the common case, without relativedelta's cost
+    return start + _calendar(due.months, due.days)
+
+
+@functools.lru_cache(maxsize=64)
+def _calendar(months: int, days: int) -> relativedelta:
+    """A deadline's length in calendar months and days (a rule's constants, made once: no citizen's data)."""
     from dateutil.relativedelta import relativedelta  # noqa: PLC0415 - only for calendar months
 
-    return start + relativedelta(months=due.months, days=due.days)
+    return relativedelta(months=months, days=days)
 
 
 def counted_from(due: Due, situation: SituationBase) -> tuple[str, bool]:
@@ -191,6 +202,9 @@ class Answers:
         #: Decisions by (alternatives that held, date, the `date_facts` not stated), for situations none of
         #: whose `date_facts` is set.
         self.decisions: LRU[tuple[frozenset[str], dt.date, frozenset[str]], Decision] = LRU(MAX_CACHED)
+        #: Resolutions by the engine rules that fired (pack-level: rule names only), for Decisions that read
+        #: a situation's date and so are built each time.
+        self.resolutions: LRU[frozenset[str], Resolution] = LRU(MAX_CACHED)
 
     def decide(self, situation: SituationBase, fired: Collection[str], on: dt.date) -> Decision:
         """The Decision for a situation whose evaluation fired the engine rules `fired`, on `on`.
@@ -199,12 +213,26 @@ class Answers:
         """
         # A Decision is fixed by the rules that fired and the date, unless a deadline or a done step reads a
         # date of the situation: such Decisions are built each time (and no citizen's date is kept).
+        held = frozenset(fired)
         if any(getattr(situation, name) is not None for name in self.date_facts):
-            return self.build(situation, resolve(self.pack, fired), on)
-        key = (frozenset(fired), on, frozenset(self.date_facts).difference(situation.model_fields_set))
+            return self.build(situation, self.resolution(held), on)
+        key = (held, on, frozenset(self.date_facts).difference(situation.model_fields_set))
         found = self.decisions.get(key)
         if found is None:
-            found = self.decisions.put(key, self.build(situation, resolve(self.pack, fired), on))
+            found = self.decisions.put(key, self.build(situation, self.resolution(held), on))
+        return found
+
+    def resolution(self, fired: frozenset[str]) -> Resolution:
+        """The hit policy's result for the engine rules that fired: kept by that set of rule names.
+
+        Only a resolution with a single lead is kept: a defect is an exception the caller raises, and a kept
+        instance would carry each raise's traceback (with the caller's frames) into the next call.
+        """
+        found = self.resolutions.get(fired)
+        if found is None:
+            found = resolve(self.pack, fired)
+            if found.defect is None:
+                self.resolutions.put(fired, found)
         return found
 
     def build(self, situation: SituationBase, resolution: Resolution, on: dt.date) -> Decision:
