@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Collection
+import operator
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ansvar.model.decision import (
     LATE_WARNING,
@@ -39,7 +40,7 @@ from ansvar.model.decision import (
     Step,
     TraceEntry,
 )
-from ansvar.model.events import SituationBase
+from ansvar.model.events import EventDefinition, SituationBase
 from ansvar.packs.compiler import engine_value
 from ansvar.packs.loader import LayerPack, Pack
 from ansvar.packs.schema import ROUTING_DATE, Due, RuleSpec, SourceRef, StepSpec
@@ -54,8 +55,27 @@ MAX_CACHED = 4096  # Decisions and dated steps kept per pack (a batch shares the
 
 def engine_fact(pack: Pack, situation: SituationBase) -> dict[str, object]:
     """The situation as the engine reads it: every fact of the pack's event, dates as day ordinals."""
-    return {name: engine_value(value) if isinstance(value := getattr(situation, name), dt.date) else value
-            for name in pack.facts}
+    names, read, dates = _reader(pack.definition)
+    fact: dict[str, object] = dict(zip(names, read(situation), strict=True))
+    for name in dates:  # only a date fact can hold a date (a value of the wrong type meets `sanitise`)
+        if isinstance(value := fact[name], dt.date):
+            fact[name] = engine_value(value)
+    return fact
+
+
+@functools.lru_cache(maxsize=256)  # one per event definition in use; a reload's old ones age out
+def _reader(definition: EventDefinition) -> tuple[tuple[str, ...], Callable[[object], tuple[object, ...]],
+                                                  tuple[str, ...]]:
+    """An event's fact names, a function reading all of them from a situation at once, and its date facts."""
+    names = tuple(definition.fact_types)
+    read: Callable[[object], Any]
+    if len(names) == 1:
+        single = operator.attrgetter(names[0])
+        read = lambda situation: (single(situation),)  # noqa: E731 - attrgetter of one name gives no tuple
+    else:
+        read = operator.attrgetter(*names) if names else (lambda _situation: ())
+    dates = tuple(name for name, fact in definition.fact_types.items() if fact.kind == "date")
+    return names, read, dates
 
 
 def pack_info(pack: Pack) -> PackInfo:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,7 +32,7 @@ from ansvar.packs.schema import ACTORS
 from ansvar.routing.build import MAX_CACHED, Answers, engine_fact
 from ansvar.routing.cache import LRU
 from ansvar.routing.resolve import Resolution, resolve
-from ansvar.routing.unknowns import Dimension, Weighing, table_for, waiting_dates
+from ansvar.routing.unknowns import Weighing, table_for, waiting_dates
 from ansvar.routing.why_not import why_not
 
 if TYPE_CHECKING:
@@ -71,9 +71,15 @@ class _Routes:
     """The weighed Decisions kept for one pack's Answers, and what their keys are made of."""
 
     answers: Answers
-    dims: tuple[Dimension, ...]
+    #: Each fact the key reads: its name, its exact classes' lookup (booleans, enums) and the general one.
+    dims: tuple[tuple[str, Callable[[Any], int | None], Callable[[Any], int]], ...]
     date_facts: frozenset[str]
     kept: LRU[tuple[Any, ...], Decision]
+
+    @classmethod
+    def of(cls, answers: Answers) -> _Routes:
+        dims = tuple((dim.name, dim.exact.get, dim.index) for dim in table_for(answers).dims)
+        return cls(answers, dims, frozenset(answers.date_facts), LRU(MAX_CACHED))
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,15 +308,20 @@ class Router:
             return self._weigh(answers, situation, answers.decide(situation, fired, on))
         routes = self._loaded.routes.get(answers.pack.key)
         if routes is None or routes.answers is not answers:
-            routes = _Routes(answers, table_for(answers).dims, frozenset(answers.date_facts), LRU(MAX_CACHED))
-            self._loaded.routes[answers.pack.key] = routes
+            routes = self._loaded.routes[answers.pack.key] = _Routes.of(answers)
         stated = situation.model_fields_set
+        classes: list[int] = []
         try:
-            classes = tuple([dim.index(getattr(situation, dim.name)) if dim.name in stated else -1
-                             for dim in routes.dims])
+            for name, exact, index in routes.dims:  # `Dimension.index`, its common case first, inline
+                if name in stated:
+                    value = getattr(situation, name)
+                    number = exact(value)
+                    classes.append(index(value) if number is None else number)
+                else:
+                    classes.append(-1)
         except AssertionError:  # a model made without validation (`model_construct`), off every class
             return self._weigh(answers, situation, answers.decide(situation, fired, on))
-        key = (frozenset(fired), classes, on, routes.date_facts.difference(stated))
+        key = (frozenset(fired), tuple(classes), on, routes.date_facts.difference(stated))
         found = routes.kept.get(key)
         if found is None:
             decision = answers.decide(situation, fired, on)
