@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 import ansvar
@@ -76,6 +78,20 @@ def test_typed_situation_routes_like_a_dict() -> None:
     data = {"municipality": "aalborg", "event": "afrusning", "seizures": True}
     model = parse_situation(data)
     assert ansvar.route(model, on=ON) == ansvar.route(data, on=ON)
+
+
+def test_an_unvalidated_model_with_a_date_in_a_boolean_fact_gets_no_answer() -> None:
+    """A situation built without validation cannot slip a date into a fact that is none: one error, no answer.
+
+    Only a date fact's value is turned into a day number for the engine; a date anywhere else used to be
+    one too, and routed as a number the rules never compare a boolean with.
+    """
+    model = type(parse_situation({"municipality": "aalborg", "event": "afrusning"}))
+    unchecked = model.model_construct(municipality="aalborg", event="afrusning", seizures=dt.date(2026, 1, 5))
+    with pytest.raises(ansvar.EngineError) as caught:
+        ansvar.route(unchecked, on=ON)
+    assert "seizures" in str(caught.value)
+    assert "2026" not in str(caught.value)
 
 
 def test_situation_is_frozen() -> None:
