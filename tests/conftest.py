@@ -15,7 +15,8 @@ settings.register_profile("default", max_examples=150, deadline=None,
 settings.register_profile("ci", parent=settings.get_profile("default"), derandomize=True)
 settings.load_profile("ci" if os.environ.get("CI") else "default")
 
-# Outcome tables kept on disk (ansvar.routing.tables) go to a folder of this run's own, never the user's.
+# Outcome tables and parsed rule files kept on disk (ansvar._cache) go to a folder of this run's own,
+# never the user's.
 os.environ["ANSVAR_CACHE_DIR"] = tempfile.mkdtemp(prefix="ansvar-test-cache-")
 atexit.register(shutil.rmtree, os.environ["ANSVAR_CACHE_DIR"], ignore_errors=True)
 

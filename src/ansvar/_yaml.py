@@ -6,6 +6,10 @@ wrong value meets a clear type error instead of becoming a boolean nobody wrote.
 and non-string keys are refused with their line and column, as are more nodes than any file needs; no
 message repeats a key, tag or value of the text unless it has the shape of an id (the text may hold a CPR
 number or a name). `read` reads only regular files.
+
+`SpecFile` (rule and event files, never a situation) keeps what it parsed in ansvar's cache folder
+(`ansvar._cache`), by a hash of the file's bytes and of this loader, and a fresh process reads it back
+instead of parsing again: the same values at the same positions, and every schema check still runs on them.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import functools
+import hashlib
+import json
 import os
 import re
 import stat
@@ -26,6 +32,7 @@ from pydantic import BaseModel, ValidationError
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, SequenceNode
 
+from ansvar import _cache
 from ansvar.errors import RuleError, describe, field, shown
 
 _BOOL_TAG = "tag:yaml.org,2002:bool"
@@ -348,6 +355,107 @@ def load(text: str | bytes) -> Any:  # noqa: ANN401 - YAML holds any value
             loader.dispose()
 
 
+# --- parsed files kept on disk ----------------------------------------------------------------------------
+#
+# A parsed file as JSON, every node that is no plain scalar an object whose first member "" says what it is:
+# a mapping {"": ["m", line, column, then key line, key column, value line, value column of each entry],
+# then each key: its value}, a list {"": ["l", line, column, then line, column of each item], "i": [items]},
+# a date {"": ["d", ISO text]}, a date and time {"": ["t", ISO text]}. Strings, numbers, booleans and null
+# are themselves. JSON's own parser builds it; one call per object turns it into located values.
+
+_PARSED = "parsed"
+_PARSED_FORMAT = 1
+
+
+@functools.cache
+def _loader_digest() -> str:
+    """What parsing depends on besides the text: this module's source, PyYAML's version, the parser."""
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest.update(f"\0{yaml.__version__}\0{_LOADER.__name__}\0{_PARSED_FORMAT}".encode())
+    return digest.hexdigest()
+
+
+def _encoded(value: Any) -> Any:  # noqa: ANN401 - YAML holds any value
+    kind = type(value)
+    if kind is LocatedDict:
+        if "" in value:
+            raise TypeError("''")  # the key "" would meet the tag: such a file is parsed each time, not kept
+        meta: list[Any] = ["m", *value.position]
+        for key in value:
+            meta += (*value.key_positions[key], *value.positions[key])
+        return {"": meta, **{key: _encoded(item) for key, item in value.items()}}
+    if kind is LocatedList:
+        meta = ["l", *value.position]
+        for at in value.positions:
+            meta += at
+        return {"": meta, "i": [_encoded(item) for item in value]}
+    if kind is dt.date:
+        return {"": ["d", value.isoformat()]}
+    if kind is dt.datetime:
+        return {"": ["t", value.isoformat()]}
+    if kind in (str, int, float, bool) or value is None:
+        return value
+    raise TypeError(kind.__name__)  # nothing else is built by the loader above: such a file is not kept
+
+
+def _decoded(pairs: list[tuple[str, Any]]) -> Any:  # noqa: ANN401 - JSON data
+    """One JSON object of the form above as the value it stands for (its members are decoded already)."""
+    name, meta = pairs[0]
+    if name or type(meta) is not list:
+        raise ValueError
+    tag = meta[0]
+    if tag == "m":
+        mapping = LocatedDict(pairs[1:])
+        keys = list(mapping)
+        if (len(keys) != len(pairs) - 1 or len(meta) != 3 + 4 * len(keys)
+                or not set(map(type, meta[1:])) <= {int} or list in set(map(type, mapping.values()))):
+            raise ValueError  # a key twice, positions that do not fit, or a bare JSON list (never written)
+        mapping.position = (meta[1], meta[2])
+        mapping.key_positions = dict(zip(keys, zip(meta[3::4], meta[4::4], strict=True), strict=True))
+        mapping.positions = dict(zip(keys, zip(meta[5::4], meta[6::4], strict=True), strict=True))
+        return mapping
+    if tag == "l":
+        ((name, items),) = pairs[1:]
+        if (name != "i" or type(items) is not list or len(meta) != 3 + 2 * len(items)
+                or not set(map(type, meta[1:])) <= {int} or list in set(map(type, items))):
+            raise ValueError
+        sequence = LocatedList(items)
+        sequence.position = (meta[1], meta[2])
+        sequence.positions = list(zip(meta[3::2], meta[4::2], strict=True))
+        return sequence
+    if tag in ("d", "t") and len(pairs) == 1:
+        _, text = meta
+        return dt.date.fromisoformat(text) if tag == "d" else dt.datetime.fromisoformat(text)
+    raise ValueError
+
+
+def parsed(raw: bytes) -> Any:  # noqa: ANN401 - YAML holds any value
+    """`load(raw)` of a rule or event file, read back from the cache folder when this text was parsed before.
+
+    Only a file that loads is kept; a kept entry that does not decode is ignored and the text parsed again.
+    Never for a situation: nothing of a citizen is written to disk.
+    """
+    try:
+        key = hashlib.sha256(_loader_digest().encode() + b"\0" + raw).hexdigest()
+    except OSError:  # this module's source is not readable (a frozen install): parse, keep nothing
+        return load(raw)
+    body = _cache.read(_PARSED, key, _PARSED_FORMAT)
+    if body is not None:
+        try:
+            data = json.loads(body, object_pairs_hook=_decoded)
+            if type(data) is not list:  # a bare JSON list is never written
+                return data
+        except (ValueError, TypeError, IndexError, KeyError, RecursionError):
+            pass
+    data = load(raw)
+    try:
+        text = json.dumps(_encoded(data), ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError):
+        return data
+    _cache.write(_PARSED, key, _PARSED_FORMAT, text.encode())
+    return data
+
+
 def position(data: Any, loc: Sequence[Any], *, key: bool = False) -> tuple[int, int] | None:  # noqa: ANN401
     """The (line, column) of the deepest node reachable along `loc` (a pydantic error location).
 
@@ -384,7 +492,7 @@ class SpecFile:
         if len(self.raw) > MAX_FILE_BYTES:
             raise RuleError(f"larger than {MAX_FILE_BYTES} bytes: not a rule file", path)
         try:
-            self.data: Any = load(self.raw)
+            self.data: Any = parsed(self.raw)
         except YamlProblem as exc:
             raise RuleError(exc.message, path, exc.line, exc.column) from None
 

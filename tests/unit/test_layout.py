@@ -15,7 +15,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "ansvar"
 
 #: Bottom to top. A module may import from its own layer's other modules and from any layer below.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "_yaml"),
+    ("errors", "_cache", "_yaml"),
     ("engine",),  # the only importer of durable_rules; knows JSON rulesets and nothing of situations
     ("model",),
     ("packs",),

@@ -2,17 +2,15 @@
 
 The table (`ansvar.routing.unknowns.OutcomeTable`) is the answer at every point of a pack's grid, computed
 from the pack alone: it holds no situation of anybody, only the pack's own leads, steps and warnings. A
-process that builds one writes it to the user's cache folder (`ANSVAR_CACHE_DIR`, else
-`$XDG_CACHE_HOME/ansvar`, `~/.cache/ansvar`, or `%LOCALAPPDATA%/ansvar` on Windows; `ANSVAR_CACHE_DIR=""`
-keeps nothing on disk), and the next process reads it instead.
+process that builds one keeps it in ansvar's cache folder (`ansvar._cache`: `ANSVAR_CACHE_DIR`, set empty
+to keep nothing on disk), and the next process reads it instead.
 
-Safe to lose, never trusted blindly. The file's name is a hash of everything the table is computed from:
+Safe to lose, never trusted blindly. The entry's name is a hash of everything the table is computed from:
 the pack's content hash (its event file, layers and rule files), its compiled engine rules, its event's
 facts (the common ones included), its grid, and the source of ansvar itself, so a changed pack or another
-ansvar version never reads another's table. A file is written whole, under a temporary name, then renamed
-into place; it starts with a digest of the rest, and is read only if the digest, the key, the size of the
-grid and every outcome check out (actors of the pack, ids of the outcome list). Anything else (no cache
-folder, unwritable, unreadable, corrupt, another format) is ignored: the table is evaluated as before.
+ansvar version never reads another's table. Past the checks every entry gets (written whole, format, name,
+digest), a table is read only if the size of the grid and every outcome check out (actors of the pack,
+ids of the outcome list). Anything else is ignored: the table is evaluated as before.
 """
 
 from __future__ import annotations
@@ -20,18 +18,20 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
-import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ansvar import _cache
+from ansvar._cache import cache_dir
+
 if TYPE_CHECKING:
     from ansvar.packs.loader import Pack
 
 FORMAT = 1
+KIND = "tables"
+__all__ = ["FORMAT", "Key", "Row", "cache_dir", "load", "store", "table_key"]
 _DEFECTS = frozenset({None, "NoResponsibleError", "ConflictError"})
 
 #: One outcome as kept: lead, defect, steps, warnings, done steps (the fields of `unknowns.Outcome`).
@@ -48,18 +48,6 @@ class Key:
     pack: Pack
     grid: tuple[tuple[object, ...], ...]
     size: int
-
-
-def cache_dir() -> Path | None:
-    """The folder outcome tables are kept in, or None when `ANSVAR_CACHE_DIR` is set empty."""
-    configured = os.environ.get("ANSVAR_CACHE_DIR")
-    if configured is not None:
-        return Path(configured) if configured else None
-    if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA")
-        return Path(base) / "ansvar" if base else None
-    base = os.environ.get("XDG_CACHE_HOME") or ""
-    return (Path(base) if base else Path.home() / ".cache") / "ansvar"
 
 
 @functools.cache
@@ -84,28 +72,19 @@ def table_key(table: Key) -> str:
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _path(table: Key) -> Path | None:
-    folder = cache_dir()
-    return folder / "tables" / f"{table_key(table)}.json" if folder is not None else None
-
-
 def load(table: Key) -> tuple[list[Row], list[int]] | None:
     """The table's outcomes and the outcome id at each point, as a process stored them; None if none fits."""
     try:
-        path = _path(table)
-        if path is None:
-            return None
-        raw = path.read_bytes()
-        header, _, body = raw.partition(b"\n")
-        meta = json.loads(header)
-        if (meta.get("format") != FORMAT or meta.get("key") != path.stem
-                or meta.get("digest") != hashlib.sha256(body).hexdigest()):
+        body = _cache.read(KIND, table_key(table), FORMAT)
+        if body is None:
             return None
         data = json.loads(body)
         outcomes = [_outcome(item, table) for item in data["outcomes"]]
         values = data["table"]
+        # Every value an outcome id: checked in C (a table has up to 100,000 of them).
         if (not isinstance(values, list) or len(values) != table.size
-                or not all(type(v) is int and 0 <= v < len(outcomes) for v in values)):
+                or (values and (set(map(type, values)) != {int} or min(values) < 0
+                                or max(values) >= len(outcomes)))):
             return None
     except (OSError, ValueError, TypeError, KeyError, AttributeError, RuntimeError):
         return None
@@ -124,22 +103,11 @@ def _outcome(item: Any, table: Key) -> Row:  # noqa: ANN401 - JSON data
 
 
 def store(table: Key, outcomes: Sequence[Row], values: list[int]) -> None:
-    """Keep a table on disk for the next process: written whole, then renamed; any failure is ignored."""
+    """Keep a table on disk for the next process (`ansvar._cache.write`: any failure is ignored)."""
     try:
-        path = _path(table)
-        if path is None:
-            return
+        key = table_key(table)
         body = json.dumps({"outcomes": [list(row) for row in outcomes], "table": values}, ensure_ascii=False,
                           separators=(",", ":")).encode()
-        header = json.dumps({"format": FORMAT, "key": path.stem, "digest": hashlib.sha256(body).hexdigest()})
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(handle, "wb") as file:
-                file.write(header.encode() + b"\n" + body)
-            Path(temporary).replace(path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
     except (OSError, ValueError, TypeError, RuntimeError):
         return
+    _cache.write(KIND, key, FORMAT, body)
