@@ -9,17 +9,24 @@ Safe to lose, never trusted blindly. An entry's name is a hash of everything it 
 says what), so a changed file or another ansvar never reads another's entry. It is written whole under a
 temporary name, then renamed into place, and starts with a line holding its format, its own name and a
 digest of the rest: it is read only if all three check out. Anything else (no folder, unwritable,
-unreadable, damaged, another format) reads as no entry at all; the caller then computes it as before.
+unreadable, damaged, another format, larger than `MAX_ENTRY_BYTES`) reads as no entry at all; the caller
+then computes it as before. At most `MAX_ENTRIES` of a kind are kept: those written longest ago go first.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import sys
 import tempfile
 from pathlib import Path
+
+#: An entry larger than this is not read (the largest shipped outcome table is ~0.2 MB, a parsed file ~0.02).
+MAX_ENTRY_BYTES = 64 * 2**20
+#: At most this many entries of each kind are kept; past it, those written longest ago are removed.
+MAX_ENTRIES = 4096
 
 
 def cache_dir() -> Path | None:
@@ -41,12 +48,16 @@ def entry_path(kind: str, key: str) -> Path | None:
 
 
 def read(kind: str, key: str, fmt: int) -> bytes | None:
-    """The body of an entry whose header checks out (format, name and digest), else None."""
+    """The body of an entry whose header checks out (format, name and digest), else None (or if too large)."""
     try:
         path = entry_path(kind, key)
         if path is None:
             return None
-        header, _, body = path.read_bytes().partition(b"\n")
+        with path.open("rb") as file:
+            raw = file.read(MAX_ENTRY_BYTES + 1)
+        if len(raw) > MAX_ENTRY_BYTES:
+            return None
+        header, _, body = raw.partition(b"\n")
         meta = json.loads(header)
         if (not isinstance(meta, dict) or meta.get("format") != fmt or meta.get("key") != key
                 or meta.get("digest") != hashlib.sha256(body).hexdigest()):
@@ -72,5 +83,20 @@ def write(kind: str, key: str, fmt: int, body: bytes) -> None:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+        _prune(path.parent)
     except (OSError, ValueError, TypeError, RuntimeError):
         return
+
+
+def _prune(folder: Path) -> None:
+    """Keep at most `MAX_ENTRIES` entries in `folder`: a folder of edited rule files would grow for ever."""
+    entries = list(folder.glob("*.json"))
+    if len(entries) <= MAX_ENTRIES:
+        return
+    written: list[tuple[float, Path]] = []
+    for entry in entries:
+        with contextlib.suppress(OSError):  # another process removed it already
+            written.append((entry.stat().st_mtime, entry))
+    written.sort()
+    for _, entry in written[:len(written) - MAX_ENTRIES]:
+        entry.unlink(missing_ok=True)

@@ -235,3 +235,25 @@ def test_a_file_with_the_key_nothing_is_parsed_each_time(cache: Path, tmp_path: 
     path.write_text('a:\n  "": 1\n', encoding="utf-8")
     assert _yaml.SpecFile(path).data == {"a": {"": 1}}
     assert _entries(cache) == []
+
+
+def test_an_entry_larger_than_any_ansvar_writes_is_not_read(cache: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    path = ROOT / "rules" / "aalborg" / "afrusning.yaml"
+    fresh = _yaml.SpecFile(path).data
+    (entry,) = _entries(cache)
+    assert _cache.read("parsed", entry.stem, 1) is not None
+    monkeypatch.setattr(_cache, "MAX_ENTRY_BYTES", entry.stat().st_size - 1)
+    assert _cache.read("parsed", entry.stem, 1) is None
+    same(fresh, _yaml.SpecFile(path).data)
+
+
+def test_the_cache_folder_keeps_a_bounded_number_of_entries(cache: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder of rule files edited again and again does not fill the disk: the oldest entries go."""
+    monkeypatch.setattr(_cache, "MAX_ENTRIES", 3)
+    for number in range(6):
+        _cache.write("parsed", f"k{number}", 1, b"{}")
+        os.utime(cache / "parsed" / f"k{number}.json", (1_000_000 + number, 1_000_000 + number))
+    assert sorted(path.stem for path in _entries(cache)) == ["k3", "k4", "k5"]
+    assert _cache.read("parsed", "k5", 1) == b"{}"
