@@ -25,19 +25,11 @@ from hypothesis import strategies as st
 import ansvar
 from ansvar import RuleError, _cache, _yaml
 from tests.fixtures import ON, expected_error
-from tests.fixtures.towns import write_town
+from tests.unit.test_rule_errors import make_pack
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted([*(ROOT / "rules").rglob("*.yaml"), *(ROOT / "events").rglob("*.yaml")])
 INVALID = sorted((ROOT / "tests" / "invalid_rules").glob("*.yaml"))
-ACTORS = """layer: testkommune
-kind: municipality
-name: Testkommune
-actors:
-  borger: {name: Borger}
-  egen_laege: {name: Egen læge}
-  visitation: {name: Visitation, contact: {phone: "9931 5740"}}
-"""
 
 
 @pytest.fixture
@@ -109,7 +101,7 @@ def test_a_broken_file_is_refused_at_the_same_place_when_read_back(fixture: Path
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Schema errors point into the file from the positions kept; a file that is no YAML is never kept."""
     text, line, column, message = expected_error(fixture)
-    rules = write_town(tmp_path / "rules", "testkommune", ACTORS, {"afrusning": text})
+    rules = make_pack(tmp_path / "rules", text)  # the fixtures' own town, as test_rule_errors writes it
     with pytest.raises(RuleError) as first:
         ansvar.Router([rules])
     kept = {path.name for path in _entries(cache)}
