@@ -74,6 +74,8 @@ def table_key(table: Key) -> str:
 
 def load(table: Key) -> tuple[list[Row], list[int]] | None:
     """The table's outcomes and the outcome id at each point, as a process stored them; None if none fits."""
+    if cache_dir() is None:  # nothing kept on disk: not even the key is worth computing
+        return None
     try:
         body = _cache.read(KIND, table_key(table), FORMAT)
         if body is None:
@@ -104,6 +106,8 @@ def _outcome(item: Any, table: Key) -> Row:  # noqa: ANN401 - JSON data
 
 def store(table: Key, outcomes: Sequence[Row], values: list[int]) -> None:
     """Keep a table on disk for the next process (`ansvar._cache.write`: any failure is ignored)."""
+    if cache_dir() is None:
+        return
     try:
         key = table_key(table)
         body = json.dumps({"outcomes": [list(row) for row in outcomes], "table": values}, ensure_ascii=False,
