@@ -429,6 +429,11 @@ def _decoded(pairs: list[tuple[str, Any]]) -> Any:  # noqa: ANN401 - JSON data
     raise ValueError
 
 
+def parsed_key(raw: bytes) -> str:
+    """The name of the entry that keeps the parse of the text `raw`: its bytes and this loader, hashed."""
+    return hashlib.sha256(_loader_digest().encode() + b"\0" + raw).hexdigest()
+
+
 def parsed(raw: bytes) -> Any:  # noqa: ANN401 - YAML holds any value
     """`load(raw)` of a rule or event file, read back from the cache folder when this text was parsed before.
 
@@ -436,7 +441,7 @@ def parsed(raw: bytes) -> Any:  # noqa: ANN401 - YAML holds any value
     Never for a situation: nothing of a citizen is written to disk.
     """
     try:
-        key = hashlib.sha256(_loader_digest().encode() + b"\0" + raw).hexdigest()
+        key = parsed_key(raw)
     except OSError:  # this module's source is not readable (a frozen install): parse, keep nothing
         return load(raw)
     body = _cache.read(_PARSED, key, _PARSED_FORMAT)

@@ -9,7 +9,6 @@ is ever written.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import re
@@ -87,7 +86,7 @@ def test_a_fresh_process_routes_the_same_from_the_cache(cache: Path) -> None:
             "print(d.model_dump_json())")
     answers = [subprocess.run([sys.executable, "-c", code, json.dumps(situation)], capture_output=True,
                               text=True, check=True, env=_env(cache)).stdout for _ in range(2)]
-    assert {path.stem for path in _entries(cache)} == {_key(path.read_bytes()) for path in SHIPPED}
+    assert {path.stem for path in _entries(cache)} == {_yaml.parsed_key(p.read_bytes()) for p in SHIPPED}
     assert answers[0] == answers[1]
     assert json.loads(answers[0]) == json.loads(ansvar.route(situation, on=ON).model_dump_json())
 
@@ -109,9 +108,9 @@ def test_a_broken_file_is_refused_at_the_same_place_when_read_back(fixture: Path
     try:
         _yaml.load(raw)
     except _yaml.YamlProblem:
-        assert _key(raw) + ".json" not in kept  # refused while parsing: nothing of it kept
+        assert _yaml.parsed_key(raw) + ".json" not in kept  # refused while parsing: nothing of it kept
         return
-    assert _key(raw) + ".json" in kept
+    assert _yaml.parsed_key(raw) + ".json" in kept
     _parse_refused(monkeypatch)
     with pytest.raises(RuleError) as again:
         ansvar.Router([rules])
@@ -120,8 +119,6 @@ def test_a_broken_file_is_refused_at_the_same_place_when_read_back(fixture: Path
     assert message in str(again.value)
 
 
-def _key(raw: bytes) -> str:
-    return hashlib.sha256(_yaml._loader_digest().encode() + b"\0" + raw).hexdigest()
 
 
 DAMAGED = {
@@ -184,8 +181,8 @@ def test_a_situation_is_never_kept(cache: Path, tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "ansvar.cli", "route", str(situation)], capture_output=True,
                    check=True, env=_env(cache))
     assert _entries(cache)
-    assert _key(situation.read_bytes()) + ".json" not in {path.name for path in _entries(cache)}
-    shipped = {_key(path.read_bytes()) for path in SHIPPED}
+    assert _yaml.parsed_key(situation.read_bytes()) + ".json" not in {path.name for path in _entries(cache)}
+    shipped = {_yaml.parsed_key(path.read_bytes()) for path in SHIPPED}
     assert {path.stem for path in _entries(cache)} <= shipped
 
 

@@ -24,14 +24,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ansvar import _cache
-from ansvar._cache import cache_dir
 
 if TYPE_CHECKING:
     from ansvar.packs.loader import Pack
 
 FORMAT = 1
 KIND = "tables"
-__all__ = ["FORMAT", "Key", "Row", "cache_dir", "load", "store", "table_key"]
 _DEFECTS = frozenset({None, "NoResponsibleError", "ConflictError"})
 
 #: One outcome as kept: lead, defect, steps, warnings, done steps (the fields of `unknowns.Outcome`).
@@ -74,7 +72,7 @@ def table_key(table: Key) -> str:
 
 def load(table: Key) -> tuple[list[Row], list[int]] | None:
     """The table's outcomes and the outcome id at each point, as a process stored them; None if none fits."""
-    if cache_dir() is None:  # nothing kept on disk: not even the key is worth computing
+    if _cache.cache_dir() is None:  # nothing kept on disk: not even the key is worth computing
         return None
     try:
         body = _cache.read(KIND, table_key(table), FORMAT)
@@ -106,7 +104,7 @@ def _outcome(item: Any, table: Key) -> Row:  # noqa: ANN401 - JSON data
 
 def store(table: Key, outcomes: Sequence[Row], values: list[int]) -> None:
     """Keep a table on disk for the next process (`ansvar._cache.write`: any failure is ignored)."""
-    if cache_dir() is None:
+    if _cache.cache_dir() is None:
         return
     try:
         key = table_key(table)
