@@ -105,3 +105,45 @@ def test_a_decision_that_reads_a_citizens_date_keeps_only_the_hit_policys_result
     nobody = answers.resolution(frozenset())  # no rule fired: nobody is responsible, a defect
     assert nobody.defect is not None
     assert frozenset() not in answers.resolutions
+
+
+def _dates_in(value: object) -> set[dt.date]:
+    """Every date reachable from a kept plan: its dataclasses, models and tuples, walked."""
+    import dataclasses  # noqa: PLC0415
+
+    from pydantic import BaseModel  # noqa: PLC0415
+
+    if isinstance(value, dt.date):
+        return {value}
+    if isinstance(value, BaseModel):
+        return _dates_in(tuple(getattr(value, name) for name in type(value).model_fields))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _dates_in(tuple(getattr(value, f.name) for f in dataclasses.fields(value)))
+    if isinstance(value, tuple | list | frozenset | set):
+        return set().union(*map(_dates_in, value)) if value else set()
+    return set()
+
+
+def test_a_dated_decision_is_its_kept_plan_dated_per_call_and_the_plan_holds_no_date() -> None:
+    """Situations that set the same dates share one plan; each gets the deadlines, the late and the overdue
+    warnings of its own dates, as a fresh router gives them; no date of any of them is kept."""
+    router = ansvar.Router()
+    days = ["2026-03-31", "2026-05-29", "2026-10-01"]
+    situations = [{"municipality": "rebild", "event": "behandlingsforloeb", "treatment_ended_on": day,
+                   "follow_up_1_month_on": follow_up, "consent_medcom": True}
+                  for day, follow_up in zip(days, ["2026-04-20", "2026-07-15", "2026-10-20"], strict=True)]
+    first = [router.route(s, on=ON) for s in situations]
+    assert first == [ansvar.Router().route(s, on=ON) for s in situations]
+    answers = router._answers(router.pack("rebild", "behandlingsforloeb"))
+    assert isinstance(answers.plans, LRU)
+    assert len(answers.plans) == 1  # one plan: each sets the same dates
+    kept = _dates_in(tuple(answers.plans.values()))
+    assert not kept  # not the citizens' dates, nor a deadline counted from one
+    late = [{w.step for w in d.warnings if w.id == "frist_ikke_overholdt"} for d in first]
+    assert late == [set(), {"behandler.telefonisk_opfoelgning_1_maaned"}, set()]  # due 29.06, done 15.07
+    assert [w.days_overdue for w in first[1].warnings if w.id == "frist_ikke_overholdt"] == [16]
+    overdue = [{w.step for w in d.warnings if w.id == "frist_overskredet"} for d in first]
+    six_months = {"behandler.telefonisk_opfoelgning_6_maaneder", "behandler.afslut_nexus"}  # due 30.09.2026
+    assert overdue == [six_months, set(), set()]
+    done = [{s.action for s in d.steps} for d in first]
+    assert all("telefonisk_opfoelgning_1_maaned" not in actions for actions in done)  # done: left out

@@ -15,7 +15,9 @@ a `frist_ikke_overholdt` warning names the step and the days late. After a layer
 decision warns.
 
 Kept between calls, bounded: Decisions by (the engine rules that fired, the date) where no date of the
-situation enters them, and steps dated from `on`. Nothing derived from a citizen's own dates is kept.
+situation enters them, and steps dated from `on`. A Decision that reads a citizen's date is built from a kept
+plan (`_Plan`: everything but its dates, fixed by the rules that fired and by which dates the situation sets,
+states null or leaves out) and dated for that call. Nothing derived from a citizen's own dates is kept.
 """
 
 from __future__ import annotations
@@ -50,7 +52,9 @@ from ansvar.routing.resolve import Resolution, resolve
 if TYPE_CHECKING:
     from dateutil.relativedelta import relativedelta
 
-MAX_CACHED = 4096  # Decisions and dated steps kept per pack (a batch shares them); least recently used go
+MAX_CACHED = 4096  # Decisions, plans, dated steps kept per pack (a batch shares them); least recently used go
+#: What `Answers.dates` tells of a date fact: the situation does not state it, states it null, or sets it.
+UNSTATED, NULL, SET = 0, 1, 2
 
 
 def engine_fact(pack: Pack, situation: SituationBase) -> dict[str, object]:
@@ -219,9 +223,11 @@ class Answers:
         self.date_facts = tuple(sorted(
             {name for step in specs if step.due for name in step.due.from_ if name != ROUTING_DATE}
             | {step.done_on for step in specs if step.done_on}))
-        #: Decisions by (alternatives that held, date, the `date_facts` not stated), for situations none of
-        #: whose `date_facts` is set.
-        self.decisions: LRU[tuple[frozenset[str], dt.date, frozenset[str]], Decision] = LRU(MAX_CACHED)
+        #: Decisions by (alternatives that held, date, `dates`), for situations none of whose `date_facts` is
+        #: set.
+        self.decisions: LRU[tuple[frozenset[str], dt.date, tuple[int, ...]], Decision] = LRU(MAX_CACHED)
+        #: Plans by (alternatives that held, `dates`): every Decision is its plan, dated.
+        self.plans: LRU[tuple[frozenset[str], tuple[int, ...]], _Plan] = LRU(MAX_CACHED)
         #: Resolutions by the engine rules that fired (pack-level: rule names only), for Decisions that read
         #: a situation's date and so are built each time.
         self.resolutions: LRU[frozenset[str], Resolution] = LRU(MAX_CACHED)
@@ -231,15 +237,35 @@ class Answers:
 
         Raises the pack's defect (`NoResponsibleError`, `ConflictError`) when the rules give no single lead.
         """
-        # A Decision is fixed by the rules that fired and the date, unless a deadline or a done step reads a
-        # date of the situation: such Decisions are built each time (and no citizen's date is kept).
+        # A Decision is fixed by the rules that fired, the date and which dates are unstated, unless a
+        # deadline or a done step reads a date of the situation: such Decisions are dated each time from
+        # their kept plan (and no citizen's date is kept).
         held = frozenset(fired)
-        if any(getattr(situation, name) is not None for name in self.date_facts):
-            return self.build(situation, self.resolution(held), on)
-        key = (held, on, frozenset(self.date_facts).difference(situation.model_fields_set))
+        dates = self.dates(situation)
+        if SET in dates:
+            return self.dated(self.plan(held, dates, situation), situation, on)
+        key = (held, on, dates)
         found = self.decisions.get(key)
         if found is None:
-            found = self.decisions.put(key, self.build(situation, self.resolution(held), on))
+            found = self.decisions.put(key, self.dated(self.plan(held, dates, situation), situation, on))
+        return found
+
+    def dates(self, situation: SituationBase) -> tuple[int, ...]:
+        """Of each of `date_facts`: whether the situation sets it (`SET`), states it null, or leaves it out.
+
+        What this tells of a situation fixes which deadlines count from which date, which wait for one and
+        which steps are done (see `counted_from`): a plan is kept by it, never by a date's value.
+        """
+        stated = situation.model_fields_set
+        return tuple(SET if getattr(situation, name) is not None else NULL if name in stated else UNSTATED
+                     for name in self.date_facts)
+
+    def plan(self, held: frozenset[str], dates: tuple[int, ...], situation: SituationBase) -> _Plan:
+        """The plan of the Decisions of situations that fire `held` and whose `dates` are these (kept)."""
+        key = (held, dates)
+        found = self.plans.get(key)
+        if found is None:  # the resolution's defect, if any, is raised here: a plan has a lead
+            found = self.plans.put(key, _plan(self, situation, self.resolution(held)))
         return found
 
     def resolution(self, fired: frozenset[str]) -> Resolution:
@@ -257,22 +283,48 @@ class Answers:
 
     def build(self, situation: SituationBase, resolution: Resolution, on: dt.date) -> Decision:
         """The Decision of a resolution: its lead, the steps and warnings that stand, trace and sources."""
-        responsible = resolution.lead()
-        build = _Builder(self, situation, on)
-        for held in resolution.held:
-            build.add(held.rule.id, held.conditions, overridden=held.overridden)
-        build.overdue()
+        return self.dated(_plan(self, situation, resolution), situation, on)
+
+    def dated(self, plan: _Plan, situation: SituationBase, on: dt.date) -> Decision:
+        """The plan's Decision for a situation on `on`: deadlines counted, overdue and late ones warned."""
+        steps = [part if type(part) is Step else self._counted(part, situation, on)  # type: ignore[arg-type]
+                 for part in plan.steps]
+        warnings: dict[tuple[str, ...], DecisionWarning] = {}
+        for key, item in plan.warnings:
+            if type(item) is not _Late:
+                warnings.setdefault(key, item)  # type: ignore[arg-type] # a DecisionWarning here
+            elif key not in warnings:
+                late = item
+                done: dt.date = getattr(situation, late.done)
+                due = _after(late.dated.due, on if late.dated.start == ROUTING_DATE
+                             else getattr(situation, late.dated.start))
+                if done > due:
+                    days = (done - due).days
+                    warnings[key] = _deadline(LATE_WARNING, late.dated.step, due, days, (
+                        f"Fristen {due:%d.%m.%Y} blev ikke overholdt: gjort {done:%d.%m.%Y}, {days} "
+                        f"{_days(days)} for sent"))
+        for step in steps:
+            if step.due is not None and step.due < on:
+                days = (on - step.due).days
+                warnings.setdefault((OVERDUE_WARNING, step.actor, step.action), _deadline(
+                    OVERDUE_WARNING, step, step.due, days,
+                    f"Fristen {step.due:%d.%m.%Y} er overskredet med {days} {_days(days)}"))
         for review_by, warning in self.reviews:
             if on > review_by:
-                build.warn(warning, key=(REVIEW_WARNING, warning.source.document))
+                warnings.setdefault((REVIEW_WARNING, warning.source.document), warning)
         pack = self.pack
         return Decision(
-            municipality=pack.municipality.id, event=pack.event, on=on,
-            responsible=responsible, responsible_name=pack.actors[responsible].name,
-            steps=tuple(build.steps.values()), warnings=tuple(build.warnings.values()),
-            sources=tuple(build.sources.values()), trace=tuple(build.trace), pack=self.info,
-            responsible_interpretation=_lead_interpretation(resolution),
+            municipality=pack.municipality.id, event=pack.event, on=on, responsible=plan.responsible,
+            responsible_name=plan.responsible_name, steps=tuple(steps), warnings=tuple(warnings.values()),
+            sources=plan.sources, trace=plan.trace, pack=self.info,
+            responsible_interpretation=plan.interpretation,
         )
+
+    def _counted(self, dated: _Dated, situation: SituationBase, on: dt.date) -> Step:
+        start = dated.start
+        if start == ROUTING_DATE:
+            return self.with_due(dated.step, _after(dated.due, on), start, keep=True)
+        return self.with_due(dated.step, _after(dated.due, getattr(situation, start)), start, keep=False)
 
     def with_due(self, step: Step, due: dt.date | None, due_from: str, *, keep: bool) -> Step:
         """The step with its deadline (None: waiting for the date `due_from`), counted from `due_from`.
@@ -324,66 +376,107 @@ def _contact(pack: Pack, actor: str | None) -> Contact | None:
     return Contact(actor=actor, name=known.name, **details)
 
 
-class _Builder:
-    """Collects a Decision's trace, steps, warnings and sources, rule by rule, each once."""
+def _deadline(warning_id: str, step: Step, due: dt.date, days: int, what: str) -> DecisionWarning:
+    return DecisionWarning(id=warning_id, text=f"{what}: {step.actor_name}: {step.text}", source=step.source,
+                           rule=step.rule, step=f"{step.actor}.{step.action}", due=due, days_overdue=days)
 
-    def __init__(self, prepared: Answers, situation: SituationBase, on: dt.date) -> None:
-        self.prepared = prepared
-        self.situation = situation
-        self.on = on
-        self.trace: list[TraceEntry] = []
-        self.steps: dict[tuple[str, str], Step] = {}
-        self.warnings: dict[tuple[str, ...], DecisionWarning] = {}
-        self.sources: dict[tuple[str, str, str | None], Source] = {}
 
-    def add(self, rule_id: str, conditions: tuple[str, ...], *, overridden: bool) -> None:
-        prepared = self.prepared.rules[rule_id]
-        self.trace.append(self.prepared.trace_entry(rule_id, conditions, overridden=overridden))
-        if overridden:  # its conclusions do not stand: the trace keeps it, the sources do not cite it
-            return
-        self.source(prepared.source)
+@dataclass(frozen=True, slots=True)
+class _Dated:
+    """A step whose deadline is counted for each Decision: from `start`, a date of the situation or `on`."""
+
+    step: Step
+    due: Due
+    start: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Late:
+    """A dated step the situation says was done (its date fact `done`): warned of where done after its due."""
+
+    dated: _Dated
+    done: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A resolution's Decision but for its dates: what the rules that fired and `Answers.dates` fix.
+
+    Made of the pack's prepared parts and rule constants only; which of the situation's dates are set,
+    null or unstated chose them, and no date's value is in it, so it is kept (`Answers.plans`).
+    """
+
+    responsible: str
+    responsible_name: str
+    interpretation: str | None
+    trace: tuple[TraceEntry, ...]
+    steps: tuple[Step | _Dated, ...]  # in order: each (actor, action) once; done steps left out
+    #: In order, by the key a warning is kept once under: a rule's warning (each id once) or a done step's
+    #: late warning (raised where its date says so; overdue and review warnings follow at `Answers.dated`).
+    warnings: tuple[tuple[tuple[str, ...], DecisionWarning | _Late], ...]
+    sources: tuple[Source, ...]
+
+
+def _plan(answers: Answers, situation: SituationBase, resolution: Resolution) -> _Plan:
+    """The plan of `resolution` for situations that set, null or leave unstated the dates this one does.
+
+    Reads of `situation` only what `Answers.dates` tells of it: whether a date is set, and whether stated.
+    Raises the resolution's defect when it has no single lead.
+    """
+    responsible = resolution.lead()
+    trace: list[TraceEntry] = []
+    steps: dict[tuple[str, str], Step | _Dated] = {}
+    warnings: list[tuple[tuple[str, ...], DecisionWarning | _Late]] = []
+    sources: dict[tuple[str, str, str | None], Source] = {}
+
+    def cite(source: Source) -> None:
+        sources.setdefault((source.document, source.section, source.passage), source)
+
+    for held in resolution.held:
+        prepared = answers.rules[held.rule.id]
+        trace.append(answers.trace_entry(held.rule.id, held.conditions, overridden=held.overridden))
+        if held.overridden:  # its conclusions do not stand: the trace keeps it, the sources do not cite it
+            continue
+        cite(prepared.source)
         for spec, step in prepared.steps:
-            if (spec.actor, spec.action) in self.steps:
-                continue
-            self.source(step.source)
-            built = step
-            if spec.due is not None:
-                name, pending = counted_from(spec.due, self.situation)
-                start = self.on if name == ROUTING_DATE else getattr(self.situation, name)
-                built = self.prepared.with_due(step, None if pending else _after(spec.due, start), name,
-                                               keep=pending or name == ROUTING_DATE)
-            done = getattr(self.situation, spec.done_on) if spec.done_on else None
-            if done is None:
-                self.steps[spec.actor, spec.action] = built
-            elif built.due is not None and done > built.due:
-                self.late(built, done)
+            if (spec.actor, spec.action) not in steps:
+                cite(step.source)
+                part = _planned(answers, situation, spec, step)
+                if isinstance(part, _Late):
+                    warnings.append(((LATE_WARNING, spec.actor, spec.action), part))
+                elif part is not None:
+                    steps[spec.actor, spec.action] = part
         for warning in prepared.warnings:
-            self.source(warning.source)
-            self.warn(warning)
+            cite(warning.source)
+            warnings.append(((warning.id,), warning))
+    return _Plan(responsible=responsible, responsible_name=answers.pack.actors[responsible].name,
+                 interpretation=_lead_interpretation(resolution), trace=tuple(trace),
+                 steps=tuple(steps.values()), warnings=_first_of_each(warnings),
+                 sources=tuple(sources.values()))
 
-    def warn(self, warning: DecisionWarning, key: tuple[str, ...] | None = None) -> None:
-        self.warnings.setdefault(key or (warning.id,), warning)
 
-    def overdue(self) -> None:
-        """A warning for every step whose deadline lies before the routing date."""
-        for step in self.steps.values():
-            if step.due is not None and step.due < self.on:
-                days = (self.on - step.due).days
-                self.deadline(OVERDUE_WARNING, step, days,
-                              f"Fristen {step.due:%d.%m.%Y} er overskredet med {days} {_days(days)}")
+def _planned(answers: Answers, situation: SituationBase, spec: StepSpec,
+             step: Step) -> Step | _Dated | _Late | None:
+    """A step that stands, as planned: its deadline waiting for a date, or counted per Decision (`_Dated`).
 
-    def late(self, step: Step, done: dt.date) -> None:
-        """A warning for a step the situation says was done, but after its deadline."""
-        assert step.due is not None  # noqa: S101 - only called for steps with a deadline
-        days = (done - step.due).days
-        self.deadline(LATE_WARNING, step, days, f"Fristen {step.due:%d.%m.%Y} blev ikke overholdt: gjort "
-                                                f"{done:%d.%m.%Y}, {days} {_days(days)} for sent")
+    A step the situation says was done is left out: its late check where its deadline is counted, else None.
+    """
+    part: Step | _Dated = step
+    if spec.due is not None:
+        name, pending = counted_from(spec.due, situation)
+        part = answers.with_due(step, None, name, keep=True) if pending else _Dated(step, spec.due, name)
+    if spec.done_on is None or getattr(situation, spec.done_on) is None:
+        return part
+    return _Late(part, spec.done_on) if isinstance(part, _Dated) else None
 
-    def deadline(self, warning_id: str, step: Step, days: int, what: str) -> None:
-        self.warn(DecisionWarning(
-            id=warning_id, text=f"{what}: {step.actor_name}: {step.text}", source=step.source, rule=step.rule,
-            step=f"{step.actor}.{step.action}", due=step.due, days_overdue=days),
-            key=(warning_id, step.actor, step.action))
 
-    def source(self, source: Source) -> None:
-        self.sources.setdefault((source.document, source.section, source.passage), source)
+def _first_of_each(warnings: list[tuple[tuple[str, ...], DecisionWarning | _Late]],
+                   ) -> tuple[tuple[tuple[str, ...], DecisionWarning | _Late], ...]:
+    """A rule's warning only where none of its id came before (a late warning is decided per Decision)."""
+    seen: set[tuple[str, ...]] = set()
+    kept = []
+    for key, item in warnings:
+        if isinstance(item, _Late) or key not in seen:
+            seen.add(key)
+            kept.append((key, item))
+    return tuple(kept)
