@@ -59,28 +59,50 @@ def test_a_kept_weighed_decision_still_evaluates_and_answers_as_a_fresh_router()
         assert not {"forsorgshjem", 40} & set(classes)  # class numbers, never the values
 
 
-def test_route_many_holds_one_chunk_of_situations_at_a_time() -> None:
-    """A large batch keeps its Decisions, not every situation's validated model and engine fact at once."""
+def _counting_models(router: ansvar.Router) -> tuple[list[int], list[int]]:
+    """Count the models `router.parse_situation` makes: the most alive at once, and how many in all."""
     import weakref  # noqa: PLC0415
 
-    from ansvar.routing import router as routing  # noqa: PLC0415
-
-    router = ansvar.Router()
-    batch = [{"municipality": "aalborg", "event": "koerekort_alkohol"}] * (5 * routing.ROUTE_CHUNK)
     alive: weakref.WeakSet[object] = weakref.WeakSet()
-    most = [0]
+    most, made = [0], [0]
     parse = router.parse_situation
 
     def counting(data: object, **kwargs: object) -> object:
         parsed = parse(data, **kwargs)  # type: ignore[arg-type]
         alive.add(parsed)  # a model holds no cycle: freed as soon as nothing refers to it
         most[0] = max(most[0], len(alive))
+        made[0] += 1
         return parsed
 
     router.parse_situation = counting  # type: ignore[assignment, method-assign]
+    return most, made
+
+
+def test_route_many_holds_one_chunk_of_situations_at_a_time() -> None:
+    """A large batch keeps its Decisions, not every situation's validated model and engine fact at once."""
+    from ansvar.routing import router as routing  # noqa: PLC0415
+
+    router = ansvar.Router()
+    batch = [{"municipality": "aalborg", "event": "koerekort_alkohol"}] * (routing.KEEP_VALIDATED + 1)
+    most, _made = _counting_models(router)
     decisions = router.route_many(batch, on=ON)
     assert len(decisions) == len(batch)
     assert most[0] <= routing.ROUTE_CHUNK + 1
+
+
+def test_a_batch_within_the_bound_validates_each_situation_once_and_answers_as_route() -> None:
+    from ansvar.routing import router as routing  # noqa: PLC0415
+
+    router = ansvar.Router()
+    batch = [{"municipality": "aalborg", "event": "koerekort_alkohol", "wants_treatment": wants, **consent}
+             for wants in (True, False) for consent in ({"consent_medcom": True}, {"consent_medcom": False}, {})]
+    batch *= routing.ROUTE_CHUNK // 2
+    most, made = _counting_models(router)
+    decisions = router.route_many(batch, on=ON)
+    assert made[0] == len(batch)
+    assert most[0] <= routing.KEEP_VALIDATED
+    fresh = ansvar.Router()
+    assert decisions == [fresh.route(s, on=ON) for s in batch]
 
 
 def test_a_decision_that_reads_a_citizens_date_keeps_only_the_hit_policys_result_by_rule_names() -> None:

@@ -42,6 +42,9 @@ PROCESS_CHUNK = 2000  # situations sent to a worker process at a time
 #: Situations of one pack asserted in one engine session by route_many (the engine's cost per fact is least
 #: at a few dozen to a hundred; at most `engine.MAX_BATCH`); only one chunk's intermediates exist at a time.
 ROUTE_CHUNK = 100
+#: A batch of at most this many keeps the models its first pass validated (about 1.3 KB each: 13 MB at most);
+#: a larger one validates each chunk again, so it holds one chunk's models at a time whatever its size.
+KEEP_VALIDATED = 10_000
 
 
 def shipped_rules() -> Path:
@@ -220,22 +223,24 @@ class Router:
 
         All are validated first, so a bad one raises (naming its index) before any is routed: never a
         partial answer. Situations of one pack go to the engine together, `ROUTE_CHUNK` to a session, which
-        is faster per situation than `route` in a loop; they are validated again chunk by chunk, so a large
-        batch holds its Decisions, not every situation's model and intermediates. `processes`: spread a large
+        is faster per situation than `route` in a loop. A batch of more than `KEEP_VALIDATED` is validated
+        again chunk by chunk, so it holds its Decisions, not every situation's model and intermediates (a
+        smaller one keeps its validated models until it is routed). `processes`: spread a large
         batch over that many worker processes (each loads the rule packs once); `None` or 1: this process.
         Workers are spawned, so they import the caller's main module: a script that passes `processes`
         must route under `if __name__ == "__main__":`, as every spawning `multiprocessing` program must.
         """
         day = routing_date(on)
         given = list(situations)  # the caller's own objects, so an iterator can be read twice
-        groups: dict[tuple[str, str], list[int]] = {}
-        for index, situation in enumerate(given):  # validated here, then again chunk by chunk (not kept)
-            parsed = self.parse_situation(situation, where=f"situation {index}")
-            groups.setdefault((parsed.municipality, parsed.event), []).append(index)
+        groups, kept = self._validate_all(given)
+
+        def validated(indexes: Iterable[int]) -> list[SituationBase]:
+            return [kept[i] if kept is not None else self.parse_situation(given[i]) for i in indexes]
+
         packs = self._packs_in_force(groups, day)
         if processes is not None and processes > 1 and len(given) >= 2 * PROCESS_CHUNK:
             try:
-                return self._workers(packs.values()).route_many([self.parse_situation(s) for s in given], day,
+                return self._workers(packs.values()).route_many(validated(range(len(given))), day,
                                                                 processes, PROCESS_CHUNK)
             except RoutingError as exc:  # a worker numbers the situations of its chunk: not the batch's
                 raise type(exc)(exc.message) from None
@@ -244,7 +249,7 @@ class Router:
             pack, answers = packs[key], self._answers(packs[key])
             for start in range(0, len(indexes), ROUTE_CHUNK):
                 chunk = indexes[start:start + ROUTE_CHUNK]
-                parsed_chunk = [self.parse_situation(given[i]) for i in chunk]
+                parsed_chunk = validated(chunk)
                 fired: list[list[str]] = [[] for _ in chunk]
 
                 def collect(at: int, name: str, fired: list[list[str]] = fired) -> None:
@@ -257,6 +262,21 @@ class Router:
                     except RoutingError as exc:  # a pack defect (conflict, nobody responsible): say where
                         raise exc.at(f"situation {index}") from None
         return decisions  # type: ignore[return-value] # every index was filled above
+
+    def _validate_all(self, given: Sequence[SituationBase | Mapping[str, Any]],
+                      ) -> tuple[dict[tuple[str, str], list[int]], list[SituationBase] | None]:
+        """Every situation validated (the first bad one raises, naming its index), grouped by pack.
+
+        And the models, where the batch is at most `KEEP_VALIDATED` (None: each chunk is validated again).
+        """
+        kept: list[SituationBase] | None = [] if len(given) <= KEEP_VALIDATED else None
+        groups: dict[tuple[str, str], list[int]] = {}
+        for index, situation in enumerate(given):
+            parsed = self.parse_situation(situation, where=f"situation {index}")
+            groups.setdefault((parsed.municipality, parsed.event), []).append(index)
+            if kept is not None:
+                kept.append(parsed)
+        return groups, kept
 
     def _packs_in_force(self, groups: Mapping[tuple[str, str], Sequence[int]],
                         day: dt.date) -> dict[tuple[str, str], Pack]:
