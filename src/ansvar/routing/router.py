@@ -78,11 +78,16 @@ class _Routes:
     dims: tuple[tuple[str, Callable[[Any], int | None], Callable[[Any], int]], ...]
     date_facts: frozenset[str]
     kept: LRU[tuple[Any, ...], Decision]
+    #: Every fact the rules test and every date a deadline reads: a situation stating them all has nothing
+    #: to weigh (`Router._weighing`), so its Decision is the pack's under the rules that fired.
+    complete: frozenset[str]
 
     @classmethod
     def of(cls, answers: Answers) -> _Routes:
-        dims = tuple((dim.name, dim.exact.get, dim.index) for dim in table_for(answers).dims)
-        return cls(answers, dims, frozenset(answers.date_facts), LRU(MAX_CACHED))
+        table = table_for(answers)
+        dims = tuple((dim.name, dim.exact.get, dim.index) for dim in table.dims)
+        dates = frozenset(answers.date_facts)
+        return cls(answers, dims, dates, LRU(MAX_CACHED), table.names | dates)
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,14 +327,18 @@ class Router:
         Kept by the engine rules that fired, the grid classes of the facts the rules test (-1: unstated),
         the date, and which of the dates a deadline reads are unstated; only where the situation sets no
         such date (as `Answers.decide`). Those fix the Decision and what it does not know: nothing of the
-        situation's own values is kept, and the engine still evaluates every route.
+        situation's own values is kept, and the engine still evaluates every route. A situation that states
+        every fact the rules test and every date a deadline reads has nothing to weigh: its Decision is the
+        pack's for the rules that fired (`Answers.decide`, kept there by them and the date).
         """
-        if any(getattr(situation, name) is not None for name in answers.date_facts):
-            return self._weigh(answers, situation, answers.decide(situation, fired, on))
         routes = self._loaded.routes.get(answers.pack.key)
         if routes is None or routes.answers is not answers:
             routes = self._loaded.routes[answers.pack.key] = _Routes.of(answers)
         stated = situation.model_fields_set
+        if routes.complete <= stated:
+            return answers.decide(situation, fired, on)
+        if any(getattr(situation, name) is not None for name in answers.date_facts):
+            return self._weigh(answers, situation, answers.decide(situation, fired, on))
         classes: list[int] = []
         try:
             for name, exact, index in routes.dims:  # `Dimension.index`, its common case first, inline
