@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 #: An entry larger than this is not read (the largest shipped outcome table is ~0.2 MB, a parsed file ~0.02).
@@ -74,8 +75,6 @@ def write(kind: str, key: str, fmt: int, body: bytes) -> None:
             return
         header = json.dumps({"format": fmt, "key": key, "digest": hashlib.sha256(body).hexdigest()})
         path.parent.mkdir(parents=True, exist_ok=True)
-        import tempfile  # noqa: PLC0415 - only on a write: a process that finds its entries never imports it
-
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         try:
             with os.fdopen(handle, "wb") as file:

@@ -13,8 +13,10 @@ None holds personal data: a Decision carries no fact of the situation.
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from html import escape
 from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -229,8 +231,6 @@ def _contact(contact: Contact) -> str:
 
 
 def _wrap(text: str, indent: str = "") -> list[str]:
-    import textwrap  # noqa: PLC0415 - only to print a Decision: a route never imports it
-
     return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=" " * len(indent)) or [indent]
 
 
@@ -565,8 +565,6 @@ def _interpreted(reason: str | None) -> str:
 
 
 def _e(text: object) -> str:
-    from html import escape  # noqa: PLC0415 - only to show a Decision as HTML: a route never imports it
-
     return escape(str(text), quote=True)
 
 

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -64,6 +65,4 @@ class WhyNot:
 
 
 def _wrap(text: str, indent: str = "") -> list[str]:
-    import textwrap  # noqa: PLC0415 - only to print a WhyNot: a route never imports it
-
     return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=" " * len(indent)) or [indent]
