@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 import ansvar
@@ -172,3 +172,64 @@ def test_follow_ups_fall_one_and_six_months_after_the_end(situation: dict[str, A
             assert (due.year * 12 + due.month) - (ended.year * 12 + ended.month) == months
             assert due.day == ended.day or (due.day < ended.day and (due + dt.timedelta(days=1)).day == 1)
     assert not {"udfyld_behandlingsplan_ved_foerste_samtale", "ny_behandlingsplan_foer_bevillingsudloeb"} & set(steps)
+
+
+def _months_after(day: dt.date, months: int) -> dt.date:
+    """The same day of the month `months` calendar months on, or that month's last day where it is shorter."""
+    import calendar  # noqa: PLC0415
+
+    year, month = divmod(day.month - 1 + months, 12)
+    year, month = day.year + year, month + 1
+    return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
+
+
+_DAYS = st.none() | st.integers(0, 300)
+
+
+@given(situation=situations("behandlingsforloeb", "rebild"), on=ROUTE_ON,
+       days=st.tuples(_DAYS, _DAYS, _DAYS))
+def test_a_follow_up_is_warned_of_exactly_when_done_late_or_overdue(
+        situation: dict[str, Any], on: dt.date, days: tuple[int | None, int | None, int | None]) -> None:
+    """A follow-up falls due 1 and 6 months after the end. Done after that day, it is warned of as done late
+    by the days between; not done and the day passed, as overdue by the days since; neither otherwise."""
+    to_end, to_first, to_second = days  # the end (where the situation has none), each follow-up after it
+    situation = {k: v for k, v in situation.items()
+                 if k not in {"follow_up_1_month_on", "follow_up_6_months_on"}}
+    before = [situation.get(name) for name in ("clarifying_conversation_on", "treatment_started_on")]
+    if situation.get("treatment_ended_on") is None and to_end is not None:
+        start = max((day for day in before if day is not None), default=dt.date(2025, 1, 1))
+        situation["treatment_ended_on"] = start + dt.timedelta(days=to_end)
+    if (end := situation.get("treatment_ended_on")) is not None:
+        if to_first is not None:
+            situation["follow_up_1_month_on"] = end + dt.timedelta(days=to_first)
+        if to_second is not None:
+            situation["follow_up_6_months_on"] = situation.get("follow_up_1_month_on", end) + dt.timedelta(
+                days=to_second)
+    decision = ROUTER.route(situation, on=on)
+    ended = situation.get("treatment_ended_on")
+    late = {w.step: w for w in decision.warnings if w.id == "frist_ikke_overholdt"}
+    overdue = {w.step: w for w in decision.warnings if w.id == "frist_overskredet"}
+    steps = {f"{s.actor}.{s.action}": s for s in decision.steps}
+    for months, action, done_fact in ((1, "telefonisk_opfoelgning_1_maaned", "follow_up_1_month_on"),
+                                      (6, "telefonisk_opfoelgning_6_maaneder", "follow_up_6_months_on")):
+        step = f"behandler.{action}"
+        if ended is None:
+            assert step not in late
+            assert step not in overdue
+            continue
+        due = _months_after(ended, months)
+        done = situation.get(done_fact)
+        if done is not None:
+            assert step not in steps
+            assert step not in overdue
+            assert (step in late) == (done > due)
+            event(f"{months} months: done {'late' if step in late else 'in time'}")
+            if step in late:
+                assert (late[step].due, late[step].days_overdue) == (due, (done - due).days)
+        else:
+            assert step not in late
+            assert steps[step].due == due
+            assert (step in overdue) == (due < on)
+            event(f"{months} months: {'overdue' if step in overdue else 'pending'}")
+            if step in overdue:
+                assert (overdue[step].due, overdue[step].days_overdue) == (due, (on - due).days)
