@@ -287,12 +287,12 @@ class Answers:
 
     def dated(self, plan: _Plan, situation: SituationBase, on: dt.date) -> Decision:
         """The plan's Decision for a situation on `on`: deadlines counted, overdue and late ones warned."""
-        steps = [part if type(part) is Step else self._counted(part, situation, on)  # type: ignore[arg-type]
+        steps = [self._counted(part, situation, on) if isinstance(part, _Dated) else part
                  for part in plan.steps]
         warnings: dict[tuple[str, ...], DecisionWarning] = {}
         for key, item in plan.warnings:
-            if type(item) is not _Late:
-                warnings.setdefault(key, item)  # type: ignore[arg-type] # a DecisionWarning here
+            if not isinstance(item, _Late):
+                warnings.setdefault(key, item)
             elif key not in warnings:
                 late = item
                 done: dt.date = getattr(situation, late.done)

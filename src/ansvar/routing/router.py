@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 PROCESS_CHUNK = 2000  # situations sent to a worker process at a time
 #: Situations of one pack asserted in one engine session by route_many (the engine's cost per fact is least
-#: at a few dozen to a hundred; at most `engine.MAX_BATCH`); only one chunk's intermediates exist at a time.
+#: at a few dozen to a hundred; at most `engine.MAX_BATCH`); one chunk's engine facts exist at a time.
 ROUTE_CHUNK = 100
 #: A batch of at most this many keeps the models its first pass validated (about 1.3 KB each: 13 MB at most);
 #: a larger one validates each chunk again, so it holds one chunk's models at a time whatever its size.
