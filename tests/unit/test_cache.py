@@ -63,15 +63,20 @@ def _counting_models(router: ansvar.Router) -> tuple[list[int], list[int]]:
     """Count the models `router.parse_situation` makes: the most alive at once, and how many in all."""
     import weakref  # noqa: PLC0415
 
-    alive: weakref.WeakSet[object] = weakref.WeakSet()
-    most, made = [0], [0]
+    alive, most, made = [0], [0], [0]
     parse = router.parse_situation
+
+    def freed() -> None:
+        alive[0] -= 1
 
     def counting(data: object, **kwargs: object) -> object:
         parsed = parse(data, **kwargs)  # type: ignore[arg-type]
-        alive.add(parsed)  # a model holds no cycle: freed as soon as nothing refers to it
-        most[0] = max(most[0], len(alive))
+        # Counted by identity (a WeakSet would count equal models once): a model holds no cycle, so it is
+        # freed, and counted out, as soon as nothing refers to it.
+        weakref.finalize(parsed, freed)
+        alive[0] += 1
         made[0] += 1
+        most[0] = max(most[0], alive[0])
         return parsed
 
     router.parse_situation = counting  # type: ignore[assignment, method-assign]

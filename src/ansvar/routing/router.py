@@ -251,22 +251,35 @@ class Router:
                 raise type(exc)(exc.message) from None
         decisions: list[Decision | None] = [None] * len(given)
         for key, indexes in groups.items():
-            pack, answers = packs[key], self._answers(packs[key])
+            answers = self._answers(packs[key])
             for start in range(0, len(indexes), ROUTE_CHUNK):
                 chunk = indexes[start:start + ROUTE_CHUNK]
-                parsed_chunk = validated(chunk)
-                fired: list[list[str]] = [[] for _ in chunk]
-
-                def collect(at: int, name: str, fired: list[list[str]] = fired) -> None:
-                    fired[at].append(name)
-
-                pack.ruleset.evaluate_many([engine_fact(pack, s) for s in parsed_chunk], collect)
-                for at, index in enumerate(chunk):
-                    try:
-                        decisions[index] = self._routed(answers, parsed_chunk[at], fired[at], day)
-                    except RoutingError as exc:  # a pack defect (conflict, nobody responsible): say where
-                        raise exc.at(f"situation {index}") from None
+                for index, decision in zip(chunk, self._route_chunk(answers, chunk, validated(chunk), day),
+                                           strict=True):
+                    decisions[index] = decision
         return decisions  # type: ignore[return-value] # every index was filled above
+
+    def _route_chunk(self, answers: Answers, chunk: Sequence[int], parsed: Sequence[SituationBase],
+                     day: dt.date) -> list[Decision]:
+        """The Decisions of a chunk of one pack's situations (batch indexes `chunk`), in one engine session.
+
+        A method of its own, so the chunk's models, facts and firings are freed when it returns, before the
+        next chunk is validated (a loop's locals would keep the last chunk's alive beside the next).
+        """
+        pack = answers.pack
+        fired: list[list[str]] = [[] for _ in chunk]
+
+        def collect(at: int, name: str) -> None:
+            fired[at].append(name)
+
+        pack.ruleset.evaluate_many([engine_fact(pack, s) for s in parsed], collect)
+        decisions = []
+        for at, index in enumerate(chunk):
+            try:
+                decisions.append(self._routed(answers, parsed[at], fired[at], day))
+            except RoutingError as exc:  # a pack defect (conflict, nobody responsible): say where
+                raise exc.at(f"situation {index}") from None
+        return decisions
 
     def _validate_all(self, given: Sequence[SituationBase | Mapping[str, Any]],
                       ) -> tuple[dict[tuple[str, str], list[int]], list[SituationBase] | None]:
